@@ -1,0 +1,3 @@
+from metabase_guard.cli import main
+
+raise SystemExit(main())

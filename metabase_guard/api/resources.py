@@ -1,0 +1,523 @@
+"""One manager per Metabase endpoint family, typed in and out.
+
+Each method's docstring names the verb and path it calls. Managers hold no state beyond the
+transport; the client builds them.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from metabase_guard.api.models import (
+    AlertSpec,
+    Card,
+    Channel,
+    Collection,
+    Database,
+    Handler,
+    HandlerSpec,
+    Notification,
+    PermissionGroup,
+    QueryOutcome,
+    Recipient,
+    SessionProperties,
+    Subscription,
+    User,
+)
+from metabase_guard.api.transport import Transport
+from metabase_guard.errors import NotFoundError
+
+__all__ = [
+    "CardsAPI",
+    "ChannelsAPI",
+    "CollectionsAPI",
+    "DatabasesAPI",
+    "GroupsAPI",
+    "NotificationsAPI",
+    "ServerAPI",
+    "UsersAPI",
+    "alert_create_body",
+    "merge_alert",
+    "slack_channels",
+    "split_path",
+    "subscriptions_cron",
+]
+
+_USERS = TypeAdapter(list[User])
+_GROUPS = TypeAdapter(list[PermissionGroup])
+_DATABASES = TypeAdapter(list[Database])
+_COLLECTIONS = TypeAdapter(list[Collection])
+_CARDS = TypeAdapter(list[Card])
+_NOTIFICATIONS = TypeAdapter(list[Notification])
+_CHANNELS = TypeAdapter(list[Channel])
+
+_PAGE = 500
+
+
+class _Manager:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+
+class ServerAPI(_Manager):
+    """Facts about the instance itself."""
+
+    def properties(self) -> SessionProperties:
+        """``GET /api/session/properties`` (no auth needed): version, e-mail, report timezone."""
+        return SessionProperties.model_validate(
+            self._t.request("GET", "/api/session/properties") or {}
+        )
+
+    def health(self) -> dict[str, Any]:
+        """``GET /api/health``: ``{"status": "ok"}`` once Metabase is up."""
+        body = self._t.request("GET", "/api/health")
+        return body if isinstance(body, dict) else {"status": str(body)}
+
+    def setting(self, key: str) -> Any:
+        """``GET /api/setting/:key`` (admin): the bare value; None when unset (204)."""
+        return self._t.request("GET", f"/api/setting/{key.replace('?', '%3F')}")
+
+    def form_input(self) -> dict[str, Any]:
+        """``GET /api/pulse/form_input``: which channels are configured, known Slack channels."""
+        body = self._t.request("GET", "/api/pulse/form_input")
+        return body if isinstance(body, dict) else {}
+
+    def has_notification_api(self) -> bool:
+        """Probe ``GET /api/notification``: False when the route does not exist (before 0.54)."""
+        try:
+            self._t.request(
+                "GET", "/api/notification", params={"payload_type": "notification/card",
+                                                    "card_id": 0}
+            )
+        except NotFoundError as exc:
+            if exc.route_missing:
+                return False
+            raise
+        return True
+
+
+class UsersAPI(_Manager):
+    """People: ``/api/user``."""
+
+    def current(self) -> User:
+        """``GET /api/user/current``: who the credentials act as (an API key's own user)."""
+        return User.model_validate(self._t.request("GET", "/api/user/current"))
+
+    def list(self, *, status: str = "active", query: str | None = None) -> list[User]:
+        """``GET /api/user`` (admin), every page; ``status`` active, deactivated or all."""
+        users: list[User] = []
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"status": status, "limit": _PAGE, "offset": offset}
+            if query:
+                params["query"] = query
+            body = self._t.request("GET", "/api/user", params=params) or {}
+            page = _USERS.validate_python(body.get("data", []) if isinstance(body, dict) else body)
+            users.extend(page)
+            total = body.get("total") if isinstance(body, dict) else None
+            offset += len(page)
+            if not page or len(page) < _PAGE or (isinstance(total, int) and offset >= total):
+                return users
+
+    def by_email(self, email: str) -> User | None:
+        """The active user with this e-mail (case-insensitive), or None."""
+        wanted = email.lower()
+        for user in self.list(query=email):
+            if user.email.lower() == wanted:
+                return user
+        return None
+
+
+class GroupsAPI(_Manager):
+    """Permission groups: ``/api/permissions/group``."""
+
+    def list(self) -> list[PermissionGroup]:
+        """``GET /api/permissions/group`` (admin)."""
+        return _GROUPS.validate_python(self._t.request("GET", "/api/permissions/group") or [])
+
+
+class DatabasesAPI(_Manager):
+    """Connected databases: ``/api/database``."""
+
+    def list(self) -> list[Database]:
+        """``GET /api/database`` (the ``data`` envelope)."""
+        body = self._t.request("GET", "/api/database") or {}
+        return _DATABASES.validate_python(body.get("data", []) if isinstance(body, dict) else body)
+
+    def get(self, database_id: int) -> Database:
+        """``GET /api/database/:id``."""
+        return Database.model_validate(self._t.request("GET", f"/api/database/{database_id}"))
+
+    def by_name(self, name: str) -> Database:
+        """The database called ``name``; NotFoundError lists the names that exist."""
+        databases = self.list()
+        for database in databases:
+            if database.name == name:
+                return database
+        names = ", ".join(sorted(d.name for d in databases)) or "none"
+        raise NotFoundError(f"no database named {name!r}; there are: {names}", status=404)
+
+
+def split_path(path: str) -> list[str]:
+    """``"Health checks/Recommender"`` → ``["Health checks", "Recommender"]``."""
+    return [part.strip() for part in path.split("/") if part.strip()]
+
+
+class CollectionsAPI(_Manager):
+    """Collections: ``/api/collection``."""
+
+    def list(self, *, archived: bool = False) -> list[Collection]:
+        """``GET /api/collection``: every readable collection (the virtual root first)."""
+        params = {"archived": "true"} if archived else None
+        return _COLLECTIONS.validate_python(
+            self._t.request("GET", "/api/collection", params=params) or []
+        )
+
+    def tree(self) -> builtins.list[dict[str, Any]]:
+        """``GET /api/collection/tree``: nested ``children`` (raw dicts)."""
+        body = self._t.request("GET", "/api/collection/tree", params={"exclude-archived": "true"})
+        return body if isinstance(body, list) else []
+
+    def get(self, collection_id: int | str) -> Collection:
+        """``GET /api/collection/:id`` (``root`` for the root collection)."""
+        return Collection.model_validate(
+            self._t.request("GET", f"/api/collection/{collection_id}")
+        )
+
+    def create(
+        self, name: str, *, parent_id: int | None = None, description: str | None = None
+    ) -> Collection:
+        """``POST /api/collection``; ``description`` must be non-blank or None."""
+        body: dict[str, Any] = {"name": name, "parent_id": parent_id}
+        if description:
+            body["description"] = description
+        return Collection.model_validate(self._t.request("POST", "/api/collection", json_body=body))
+
+    def update(self, collection_id: int, *, archived: bool, **changes: Any) -> Collection:
+        """``PUT /api/collection/:id`` always with an explicit ``archived``.
+
+        Metabase defaults ``archived`` to false in this PUT, so omitting it would un-archive
+        an archived collection (metabase-api.md 4.4).
+        """
+        body = {**changes, "archived": archived}
+        return Collection.model_validate(
+            self._t.request("PUT", f"/api/collection/{collection_id}", json_body=body)
+        )
+
+    def items(
+        self, collection_id: int | str, *, models: Sequence[str] = ("card",), page_size: int = 200
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /api/collection/:id/items``, page by page."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"models": list(models), "limit": page_size, "offset": offset}
+            body = self._t.request("GET", f"/api/collection/{collection_id}/items", params=params)
+            data = body.get("data", []) if isinstance(body, dict) else []
+            yield from data
+            offset += len(data)
+            total = body.get("total") if isinstance(body, dict) else None
+            if len(data) < page_size or (isinstance(total, int) and offset >= total):
+                return
+
+    def resolve_path(
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        known: Sequence[Collection] | None = None,
+    ) -> int | None:
+        """The id of the collection at ``path`` (None = root), creating missing parts if asked.
+
+        Names are not unique in Metabase; among same-named siblings the lowest id wins.
+        Raises NotFoundError naming the missing part when it does not exist and ``create`` is
+        false.
+        """
+        collections = [c for c in (known if known is not None else self.list())
+                       if isinstance(c.id, int) and not c.archived and c.personal_owner_id is None]
+        parent: int | None = None
+        for depth, name in enumerate(parts := split_path(path)):
+            siblings = sorted(
+                (c for c in collections if c.parent_id == parent and c.name == name),
+                key=lambda c: int(c.id),
+            )
+            if siblings:
+                parent = int(siblings[0].id)
+                continue
+            if not create:
+                where = "/".join(parts[:depth]) or "the root collection"
+                raise NotFoundError(f"no collection {name!r} in {where}", status=404)
+            made = self.create(name, parent_id=parent)
+            collections.append(made)
+            parent = int(made.id)
+        return parent
+
+
+class CardsAPI(_Manager):
+    """Saved questions: ``/api/card``."""
+
+    def list(self, f: str = "all") -> list[Card]:
+        """``GET /api/card?f=…``: every readable card, full rows, one request."""
+        return _CARDS.validate_python(self._t.request("GET", "/api/card", params={"f": f}) or [])
+
+    def get(self, card_id: int, *, legacy_mbql: bool = False) -> Card:
+        """``GET /api/card/:id`` (``?legacy-mbql=true`` asks 0.57+ for the old query format)."""
+        params = {"legacy-mbql": "true"} if legacy_mbql else None
+        return Card.model_validate(self._t.request("GET", f"/api/card/{card_id}", params=params))
+
+    def create(self, body: Mapping[str, Any]) -> Card:
+        """``POST /api/card``: needs name, dataset_query, display, visualization_settings.
+
+        Never retried once sent: a lost answer would otherwise create the card twice.
+        """
+        return Card.model_validate(self._t.request("POST", "/api/card", json_body=dict(body)))
+
+    def update(self, card_id: int, changes: Mapping[str, Any]) -> Card:
+        """``PUT /api/card/:id`` with only the keys that change.
+
+        ``visualization_settings`` is replaced whole by Metabase: send the full map.
+        """
+        return Card.model_validate(
+            self._t.request("PUT", f"/api/card/{card_id}", json_body=dict(changes))
+        )
+
+    def archive(self, card_id: int) -> Card:
+        """``PUT /api/card/:id {"archived": true}``: to the Trash; Metabase drops its alerts."""
+        return self.update(card_id, {"archived": True})
+
+    def delete(self, card_id: int) -> None:
+        """``DELETE /api/card/:id``: hard delete (204)."""
+        self._t.request("DELETE", f"/api/card/{card_id}")
+
+    def query(self, card_id: int) -> QueryOutcome:
+        """``POST /api/card/:id/query``: run the saved question (read-only for the data)."""
+        return _outcome(self._t.request("POST", f"/api/card/{card_id}/query", json_body={}))
+
+    def query_adhoc(self, dataset_query: Mapping[str, Any]) -> QueryOutcome:
+        """``POST /api/dataset``: run a query that is not saved."""
+        return _outcome(self._t.request("POST", "/api/dataset", json_body=dict(dataset_query)))
+
+
+def _outcome(body: Any) -> QueryOutcome:
+    if not isinstance(body, dict):
+        return QueryOutcome([], [], error="Metabase returned no result")
+    data = body.get("data") or {}
+    columns = [str(c.get("name")) for c in data.get("cols", []) if isinstance(c, dict)]
+    rows = [list(r) for r in data.get("rows", [])]
+    error = body.get("error") if body.get("status") == "failed" else None
+    return QueryOutcome(columns, rows, error=str(error) if error else None)
+
+
+def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
+    """The PUT body that turns ``stored`` into ``spec`` while keeping every id.
+
+    Metabase's notification PUT diffs each list by id: a row without a known id is deleted and
+    re-inserted, and before 0.62 a body without the notification's or payload's id deletes and
+    recreates the whole alert (metabase-api.md 5.6). So the body is the stored notification
+    (unknown fields included) with our changes merged in: the top-level and payload ids kept,
+    the first subscription kept and re-timed, handlers matched by channel and recipients by
+    who they are, so only what really changed gets a new row.
+    """
+    body = stored.wire()
+    body["active"] = spec.active
+    payload = dict(body.get("payload") or {})
+    payload.pop("card", None)
+    payload.update(
+        card_id=spec.card_id, send_condition=spec.send_condition, send_once=spec.send_once
+    )
+    body["payload"] = payload
+
+    crons = [s for s in stored.subscriptions if s.type == "notification-subscription/cron"]
+    kept = crons[0].wire() if crons else {"type": "notification-subscription/cron"}
+    if kept.get("cron_schedule") != spec.cron:
+        kept["cron_schedule"] = spec.cron
+        kept["ui_display_type"] = "cron/raw"
+    body["subscriptions"] = [kept]
+
+    unused = list(stored.handlers)
+    handlers: list[dict[str, Any]] = []
+    for wanted in spec.handlers:
+        match = _take(unused, lambda h, w=wanted: _same_channel(h, w))
+        handlers.append(_merge_handler(match, wanted))
+    body["handlers"] = handlers
+    for key in ("creator", "created_at", "updated_at"):
+        body.pop(key, None)
+    return body
+
+
+def _same_channel(live: Handler, wanted: HandlerSpec) -> bool:
+    return live.channel_type == wanted.channel_type and (
+        wanted.channel_id is None or live.channel_id == wanted.channel_id
+    )
+
+
+def _take(items: list[Any], predicate: Any) -> Any:
+    for index, item in enumerate(items):
+        if predicate(item):
+            return items.pop(index)
+    return None
+
+
+def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
+    if live is None:
+        body: dict[str, Any] = {"channel_type": wanted.channel_type, "active": True}
+        if wanted.channel_id is not None:
+            body["channel_id"] = wanted.channel_id
+        body["recipients"] = [r.wire() for r in wanted.recipients]
+        return body
+    body = live.wire()
+    body["channel_id"] = wanted.channel_id if wanted.channel_id is not None else live.channel_id
+    body["active"] = True
+    for key in ("channel", "template"):
+        body.pop(key, None)
+    unused: list[Recipient] = list(live.recipients)
+    recipients: list[dict[str, Any]] = []
+    for recipient in wanted.recipients:
+        match = _take(unused, recipient.matches)
+        if match is None:
+            recipients.append(recipient.wire())
+        else:
+            kept = match.wire()
+            kept.pop("user", None)
+            kept.pop("permissions_group", None)
+            recipients.append(kept)
+    body["recipients"] = recipients
+    return body
+
+
+def alert_create_body(spec: AlertSpec) -> dict[str, Any]:
+    """The POST body for a new card alert."""
+    return {
+        "payload_type": "notification/card",
+        "active": spec.active,
+        "payload": {
+            "card_id": spec.card_id,
+            "send_condition": spec.send_condition,
+            "send_once": spec.send_once,
+        },
+        "subscriptions": [
+            {
+                "type": "notification-subscription/cron",
+                "cron_schedule": spec.cron,
+                "ui_display_type": "cron/raw",
+            }
+        ],
+        "handlers": [_merge_handler(None, h) for h in spec.handlers],
+    }
+
+
+class NotificationsAPI(_Manager):
+    """Card alerts: ``/api/notification`` (Metabase 0.54+)."""
+
+    def list(
+        self,
+        *,
+        card_id: int | None = None,
+        creator_id: int | None = None,
+        include_inactive: bool = False,
+        payload_type: str = "notification/card",
+    ) -> list[Notification]:
+        """``GET /api/notification``: every alert the caller may see (admins: all), one request.
+
+        Metabase promises no order, so callers must not depend on it.
+        """
+        params: dict[str, Any] = {"payload_type": payload_type}
+        if card_id is not None:
+            params["card_id"] = card_id
+        if creator_id is not None:
+            params["creator_id"] = creator_id
+        if include_inactive:
+            params["include_inactive"] = "true"
+        return _NOTIFICATIONS.validate_python(
+            self._t.request("GET", "/api/notification", params=params) or []
+        )
+
+    def get(self, notification_id: int) -> Notification:
+        """``GET /api/notification/:id``."""
+        return Notification.model_validate(
+            self._t.request("GET", f"/api/notification/{notification_id}")
+        )
+
+    def create(self, spec: AlertSpec) -> Notification:
+        """``POST /api/notification``; never retried once sent (it would duplicate the alert)."""
+        return Notification.model_validate(
+            self._t.request("POST", "/api/notification", json_body=alert_create_body(spec))
+        )
+
+    def update(self, notification_id: int, spec: AlertSpec) -> Notification:
+        """Read-merge-write: ``GET`` then ``PUT /api/notification/:id`` keeping every id."""
+        stored = self.get(notification_id)
+        body = merge_alert(stored, spec)
+        return Notification.model_validate(
+            self._t.request("PUT", f"/api/notification/{notification_id}", json_body=body)
+        )
+
+    def set_active(self, notification_id: int, active: bool) -> Notification:
+        """Archive (``active: false``) or restore an alert, by read-merge-write.
+
+        There is no DELETE for notifications; an inactive alert keeps its rows.
+        """
+        stored = self.get(notification_id)
+        body = stored.wire()
+        body["active"] = active
+        for key in ("creator", "created_at", "updated_at"):
+            body.pop(key, None)
+        if isinstance(body.get("payload"), dict):
+            body["payload"].pop("card", None)
+        return Notification.model_validate(
+            self._t.request("PUT", f"/api/notification/{notification_id}", json_body=body)
+        )
+
+    def adopt(self, notification_id: int, creator_id: int) -> Notification:
+        """Make ``creator_id`` the alert's creator (superusers only), by read-merge-write."""
+        stored = self.get(notification_id)
+        body = stored.wire()
+        body["creator_id"] = creator_id
+        for key in ("creator", "created_at", "updated_at"):
+            body.pop(key, None)
+        if isinstance(body.get("payload"), dict):
+            body["payload"].pop("card", None)
+        return Notification.model_validate(
+            self._t.request("PUT", f"/api/notification/{notification_id}", json_body=body)
+        )
+
+    def send(self, notification_id: int) -> None:
+        """``POST /api/notification/:id/send`` (204). Metabase still applies the condition."""
+        self._t.request("POST", f"/api/notification/{notification_id}/send")
+
+
+class ChannelsAPI(_Manager):
+    """Webhook channels: ``/api/channel`` (Metabase 0.51+)."""
+
+    def list(self, *, include_inactive: bool = False) -> list[Channel]:
+        """``GET /api/channel``."""
+        params = {"include_inactive": "true"} if include_inactive else None
+        try:
+            body = self._t.request("GET", "/api/channel", params=params)
+        except NotFoundError as exc:
+            if exc.route_missing:
+                return []
+            raise
+        return _CHANNELS.validate_python(body or [])
+
+
+def slack_channels(form_input: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
+    """Whether Slack is configured and which channels it knows, from ``form_input``."""
+    slack = (form_input.get("channels") or {}).get("slack") or {}
+    options: list[str] = []
+    for field in slack.get("fields") or []:
+        if isinstance(field, dict) and field.get("name") == "channel":
+            options.extend(str(o) for o in field.get("options") or [])
+    return bool(slack.get("configured")), tuple(options)
+
+
+def subscriptions_cron(subscriptions: Sequence[Subscription]) -> str | None:
+    """The cron of the first cron subscription, if any."""
+    for subscription in subscriptions:
+        if subscription.type == "notification-subscription/cron" and subscription.cron_schedule:
+            return subscription.cron_schedule
+    return None
+

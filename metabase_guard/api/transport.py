@@ -1,0 +1,450 @@
+"""The one place that talks HTTP to Metabase.
+
+Everything here is about the wire: authentication headers, the session login, timeouts, TLS,
+the retry policy and turning error answers into the exceptions of :mod:`metabase_guard.errors`.
+No ``requests`` exception ever leaves this module.
+
+Retry policy (tenacity): connection errors, 429 (waiting what ``Retry-After`` asks, capped),
+502, 503 and 504 are retried with capped exponential backoff and jitter, a bounded number of
+times, for GET, PUT and DELETE. A POST is retried only when it surely never reached Metabase: the
+connection could not be opened, the answer was 429 (rate limited before any work), or 503 (the
+server is still starting). A POST whose answer was lost after sending is never replayed, because
+Metabase would create the object twice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from metabase_guard._version import __version__
+from metabase_guard.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiStatusError,
+    ApiTimeoutError,
+    AuthenticationError,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestRejectedError,
+    ServerError,
+    redact,
+    register_secret,
+)
+
+__all__ = ["RetryPolicy", "Transport"]
+
+log = logging.getLogger("metabase_guard.http")
+
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_POST_SAFE_STATUSES = frozenset({429, 503})
+_EXCERPT = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts per request, backoff bounds and the longest total wait."""
+
+    attempts: int = 5
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+    max_retry_after: float = 60.0
+    max_total: float = 120.0
+
+
+class _Retryable(Exception):
+    """Internal marker: this failure may be retried (wraps the real error)."""
+
+    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten Metabase's nested ``errors`` / ``specific-errors`` into dotted paths."""
+    out: dict[str, list[str]] = {}
+    if isinstance(errors, Mapping):
+        for key, value in errors.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            for sub, messages in _flatten(value, path).items():
+                out.setdefault(sub, []).extend(messages)
+    elif isinstance(errors, list):
+        if all(not isinstance(item, (Mapping, list)) for item in errors):
+            out[prefix or "body"] = [str(item) for item in errors if item is not None]
+        else:
+            for index, item in enumerate(errors):
+                for sub, messages in _flatten(item, f"{prefix}[{index}]").items():
+                    out.setdefault(sub, []).extend(messages)
+    elif errors is not None:
+        out[prefix or "body"] = [str(errors)]
+    return out
+
+
+def _message_of(body: Any) -> str:
+    if isinstance(body, str):
+        return body.strip()[:_EXCERPT] or "(empty body)"
+    if isinstance(body, Mapping):
+        for key in ("message", "error", "error_message"):
+            if isinstance(body.get(key), str):
+                return str(body[key])[:_EXCERPT]
+        if "errors" in body:
+            return "; ".join(
+                f"{field}: {', '.join(msgs)}" for field, msgs in _flatten(body["errors"]).items()
+            )[:_EXCERPT]
+    return json.dumps(body)[:_EXCERPT]
+
+
+def error_from_response(
+    status: int, body: Any, *, method: str, url: str, retry_after: float | None = None
+) -> ApiStatusError:
+    """Map an error answer to the exception of its cause.
+
+    ``body`` is the decoded JSON when Metabase answered JSON, else the text: Metabase answers
+    plain text for 401/403/404 and JSON for validation errors (``errors``/``specific-errors``).
+    """
+    message = _message_of(body)
+    kwargs: dict[str, Any] = {"status": status, "method": method, "url": url, "body": body}
+    if status == 401:
+        return AuthenticationError(f"Metabase refused the credentials: {message}", **kwargs)
+    if status == 403:
+        return PermissionDeniedError(f"Permission denied: {message}", **kwargs)
+    if status == 404:
+        if isinstance(body, str) and "API endpoint does not exist" in body:
+            return NotFoundError(
+                "this Metabase has no such API endpoint (is it older than metabase-guard "
+                "supports?)",
+                **kwargs,
+            )
+        return NotFoundError(f"Not found: {message}", **kwargs)
+    if status == 429:
+        return RateLimitError(f"Rate limited: {message}", retry_after=retry_after, **kwargs)
+    if status in (400, 409, 422) or 400 <= status < 500:
+        fields: dict[str, list[str]] = {}
+        if isinstance(body, Mapping):
+            for part in ("specific-errors", "errors"):
+                for field, messages in _flatten(body.get(part)).items():
+                    known = fields.setdefault(field, [])
+                    known.extend(m for m in messages if m not in known)
+        detail = "; ".join(f"{f}: {'; '.join(m)}" for f, m in fields.items()) or message
+        return RequestRejectedError(
+            f"Metabase rejected the request ({status}): {detail}", field_errors=fields, **kwargs
+        )
+    return ServerError(f"Metabase failed ({status}): {message}", **kwargs)
+
+
+class Transport:
+    """HTTP to one Metabase: auth, timeouts, TLS, retries and error mapping.
+
+    Args:
+        url: base URL of the instance, e.g. ``https://metabase.example.com``.
+        api_key: an API key (header ``x-api-key``); preferred over a password.
+        username: login e-mail for a session (``POST /api/session``), with ``password``.
+        password: the password for ``username``.
+        timeout: seconds to wait for an answer (connecting waits at most 10 s).
+        verify: TLS verification on (``True``), off (``False``) or a CA bundle path.
+        retry: the retry policy.
+        pool_size: connections kept open (match the apply concurrency).
+
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 8,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"the Metabase URL must start with http:// or https://, got {url!r}")
+        if not api_key and not (username and password):
+            raise ConfigError(
+                "no credentials: give an API key (METABASE_API_KEY) or a username and password "
+                "(METABASE_USERNAME, METABASE_PASSWORD)"
+            )
+        self.base_url = url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._api_key = api_key
+        self._username = username
+        self._password = password
+        self._session_token: str | None = None
+        self._login_lock = threading.Lock()
+        for secret in (api_key, password):
+            register_secret(secret)
+        self._http = requests.Session()
+        self._http.verify = verify
+        self._http.trust_env = True
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
+        self._http.headers.update(
+            {"User-Agent": f"metabase-guard/{__version__}", "Accept": "application/json"}
+        )
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            log.warning(
+                "%s is plain http: the %s travels in clear text",
+                self.base_url,
+                "API key" if api_key else "password",
+            )
+
+    def __repr__(self) -> str:
+        auth = "api-key" if self._api_key else "session"
+        return f"Transport({self.base_url!r}, auth={auth})"
+
+    @property
+    def uses_api_key(self) -> bool:
+        """True when authenticating with an API key rather than a login session."""
+        return bool(self._api_key)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._http.close()
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self._api_key:
+            return {"x-api-key": self._api_key}
+        if self._session_token is None:
+            self._login()
+        assert self._session_token is not None
+        return {"X-Metabase-Session": self._session_token}
+
+    def _login(self, stale: str | None = None) -> None:
+        with self._login_lock:
+            if self._session_token is not None and self._session_token != stale:
+                return  # another thread logged in meanwhile
+            body = self._send(
+                "POST",
+                "/api/session",
+                params=None,
+                json_body={"username": self._username, "password": self._password},
+                headers={},
+            )
+            token = body.get("id") if isinstance(body, Mapping) else None
+            if not isinstance(token, str):
+                raise AuthenticationError(
+                    "Metabase did not return a session (is multi-factor login required for "
+                    "this user? use an API key)",
+                    status=200,
+                    method="POST",
+                    url=self.base_url + "/api/session",
+                )
+            register_secret(token)
+            self._session_token = token
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """Send one request and return the decoded body (``None`` for 204 or empty).
+
+        Retries per the policy; re-logs in once when a session expired; raises the
+        :mod:`metabase_guard.errors` exception of the failure's cause.
+        """
+        method = method.upper()
+        try:
+            return self._with_retries(method, path, params, json_body)
+        except AuthenticationError:
+            if self._api_key or path == "/api/session":
+                raise
+            stale = self._session_token
+            log.debug("session rejected; logging in again")
+            self._login(stale=stale)
+            return self._with_retries(method, path, params, json_body)
+
+    def _with_retries(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+    ) -> Any:
+        policy = self.retry
+
+        def wait(state: RetryCallState) -> float:
+            base = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)(state)
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            if isinstance(error, _Retryable) and error.retry_after is not None:
+                return min(max(error.retry_after, 0.0), policy.max_retry_after)
+            return base
+
+        retrying = Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_total),
+            wait=wait,
+            reraise=True,
+            before_sleep=lambda s: log.debug(
+                "retrying %s %s (attempt %d): %s",
+                method,
+                path,
+                s.attempt_number + 1,
+                s.outcome.exception() if s.outcome else "",
+            ),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(method, path, params, json_body)
+        except _Retryable as exhausted:
+            raise exhausted.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+    ) -> Any:
+        headers = self._auth_headers()
+        return self._send(method, path, params=params, json_body=json_body, headers=headers)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+    ) -> Any:
+        url = self.base_url + path
+        started = time.monotonic()
+        with self._count_lock:
+            self.request_count += 1
+        try:
+            response = self._http.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=dict(headers),
+                timeout=(min(10.0, self.timeout), self.timeout),
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise _Retryable(
+                ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
+            ) from None
+        except requests.exceptions.Timeout as exc:
+            error: ApiError = ApiTimeoutError(
+                f"no answer within {self.timeout:g} s: {exc}", method=method, url=url
+            )
+            if method in _IDEMPOTENT:
+                raise _Retryable(error) from None
+            raise error from None
+        except requests.exceptions.SSLError as exc:
+            raise ApiConnectionError(f"TLS failed: {exc}", method=method, url=url) from None
+        except requests.exceptions.ConnectionError as exc:
+            error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
+            if method in _IDEMPOTENT or _never_sent(exc):
+                raise _Retryable(error) from None
+            raise error from None
+        except requests.exceptions.RequestException as exc:
+            raise ApiConnectionError(f"request failed: {exc}", method=method, url=url) from None
+
+        elapsed = (time.monotonic() - started) * 1000
+        log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
+        body = _decode(response)
+        if response.status_code < 400:
+            return body
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        error = error_from_response(
+            response.status_code, _redacted(body), method=method, url=url, retry_after=retry_after
+        )
+        retryable = response.status_code in _RETRY_STATUSES and (
+            method in _IDEMPOTENT or response.status_code in _POST_SAFE_STATUSES
+        )
+        if retryable:
+            raise _Retryable(error, retry_after=retry_after)
+        raise error
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established, so the server saw nothing."""
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "Connection refused", "NameResolutionError")
+    )
+
+
+def _decode(response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    ctype = response.headers.get("Content-Type", "")
+    text = response.text
+    if "json" in ctype:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") and response.status_code >= 400:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _redacted(body: Any) -> Any:
+    if isinstance(body, str):
+        return redact(body)
+    try:
+        return json.loads(redact(json.dumps(body)))
+    except (TypeError, ValueError):
+        return body
