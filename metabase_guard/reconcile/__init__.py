@@ -1,0 +1,1 @@
+"""Planning and applying: live snapshot, desired state, diff, plan, apply."""

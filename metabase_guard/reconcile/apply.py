@@ -1,0 +1,233 @@
+"""Carry out a plan through the client, in an order Metabase's side effects cannot spoil.
+
+Phases, each finished before the next starts: missing collections (parents first), cards
+(creates and updates, concurrently), alerts (concurrently, after the card changes that could make
+Metabase delete them), then deletes (alerts deactivated before cards are archived). Within a
+phase, independent writes run in a bounded pool.
+
+On the first failure no new write is started; writes already in flight finish. The report says
+what was done, what failed and what was not attempted. Because identity lives in Metabase (the
+card marker, the alert creator), the next apply reads what this one managed to do and completes
+the job without duplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from metabase_guard.api.client import MetabaseClient
+from metabase_guard.api.query import write_native
+from metabase_guard.api.resources import split_path
+from metabase_guard.errors import ApiError, ApplyError
+from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.plan import Change, Plan
+
+__all__ = ["ApplyReport", "apply_plan"]
+
+Progress = Callable[[Change, str, str | None], None]
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did: changes done, failed (with the error) and not attempted."""
+
+    done: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    not_attempted: list[Change] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when every change was made."""
+        return not self.failed and not self.not_attempted
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "done": [c.address for c in self.done],
+            "failed": [{"address": c.address, "error": e} for c, e in self.failed],
+            "not_attempted": [c.address for c in self.not_attempted],
+            "requests": self.requests,
+        }
+
+
+class _Run:
+    def __init__(
+        self, plan: Plan, client: MetabaseClient, live: LiveState, concurrency: int,
+        progress: Progress | None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.live = live
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.report = ApplyReport()
+        self.lock = threading.Lock()
+        self.collections: dict[tuple[str, ...], int | None] = {}
+        self.cards: dict[str, int] = {k: c.id for k, c in live.managed_cards().items()}
+        self.live_cards = {c.id: c for c in (*live.cards, *live.archived_cards)}
+        self.stopped = False
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def _record(self, change: Change, error: str | None) -> None:
+        with self.lock:
+            if error is None:
+                self.report.done.append(change)
+            else:
+                self.report.failed.append((change, error))
+                self.stopped = True
+        if self.progress:
+            self.progress(change, "done" if error is None else "failed", error)
+
+    def _phase(self, changes: Sequence[Change], write: Callable[[Change], None],
+               parallel: bool = True) -> None:
+        queue = list(changes)
+        if self.stopped:
+            self.report.not_attempted.extend(queue)
+            return
+        if not parallel or self.concurrency == 1:
+            while queue:
+                if self.stopped:
+                    self.report.not_attempted.extend(queue)
+                    return
+                change = queue.pop(0)
+                self._one(write, change)
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            running: set[Future[None]] = set()
+            while queue or running:
+                while queue and not self.stopped and len(running) < self.concurrency:
+                    running.add(pool.submit(self._one, write, queue.pop(0)))
+                if self.stopped and queue:
+                    self.report.not_attempted.extend(queue)
+                    queue.clear()
+                if running:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+
+    def _one(self, write: Callable[[Change], None], change: Change) -> None:
+        if self.progress:
+            self.progress(change, "start", None)
+        try:
+            write(change)
+        except ApiError as exc:
+            self._record(change, str(exc))
+        else:
+            self._record(change, None)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def collection_id(self, path: tuple[str, ...]) -> int | None:
+        if not path:
+            return None
+        if path in self.collections:
+            return self.collections[path]
+        found = self.live.collection_id("/".join(path))
+        if isinstance(found, str):
+            raise ApiError(f"collection {'/'.join(path)} was not created")
+        return found
+
+    def create_collection(self, change: Change) -> None:
+        path = tuple(split_path(str(dict(change.values)["path"])))
+        parent = self.collection_id(path[:-1])
+        made = self.client.collections.create(path[-1], parent_id=parent)
+        self.collections[path] = int(made.id)
+
+    def write_card(self, change: Change) -> None:
+        item = change.card
+        assert item is not None
+        view = item.view
+        query = write_native(item.query, mbql5=self.live.mbql5)
+        collection_id = self.collection_id(item.collection_path)
+        if change.action == "create":
+            made = self.client.cards.create({
+                "name": view.name,
+                "type": "question",
+                "description": view.description,
+                "display": view.display,
+                "collection_id": collection_id,
+                "dataset_query": query,
+                "visualization_settings": item.visualization(None),
+            })
+            with self.lock:
+                self.cards[item.key] = made.id
+            return
+        assert change.live_id is not None
+        current = self.live_cards[change.live_id]
+        changed = {f.field for f in change.fields}
+        body: dict[str, Any] = {}
+        if "archived" in changed:
+            body["archived"] = False
+        if "name" in changed:
+            body["name"] = view.name
+        if "description" in changed:
+            body["description"] = view.description
+        if "collection" in changed or "archived" in changed:
+            body["collection_id"] = collection_id
+        if changed & {"sql", "database"}:
+            body["dataset_query"] = query
+        if "display" in changed:
+            body["display"] = view.display
+        if changed & {"goal", "goal_label", "metric", "dimension", "display"}:
+            body["visualization_settings"] = item.visualization(current.visualization_settings)
+        self.client.cards.update(change.live_id, body)
+        with self.lock:
+            self.cards[item.key] = change.live_id
+
+    def write_alert(self, change: Change) -> None:
+        alert = change.alert
+        assert alert is not None
+        card_id = self.cards.get(change.key)
+        if card_id is None:
+            raise ApiError(f"card {change.key} does not exist, so its alert cannot be written")
+        if change.action == "create":
+            self.client.notifications.create(alert.spec(card_id))
+        else:
+            assert change.live_id is not None
+            self.client.notifications.update(change.live_id, alert.spec(card_id))
+
+    def delete(self, change: Change) -> None:
+        assert change.live_id is not None
+        if change.kind == "alert":
+            self.client.notifications.set_active(change.live_id, False)
+        else:
+            self.client.cards.archive(change.live_id)
+
+
+def apply_plan(
+    plan: Plan,
+    client: MetabaseClient,
+    live: LiveState,
+    *,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Make every change of ``plan``; raise ApplyError (carrying the report) on a failure.
+
+    ``live`` must be the snapshot the plan was made from.
+    """
+    run = _Run(plan, client, live, concurrency, progress)
+    before = client.request_count
+    changes = list(plan.changes)
+    run._phase([c for c in changes if c.kind == "collection"], run.create_collection,
+               parallel=False)
+    run._phase([c for c in changes if c.kind == "card" and c.action != "delete"], run.write_card)
+    run._phase([c for c in changes if c.kind == "alert" and c.action != "delete"],
+               run.write_alert)
+    run._phase([c for c in changes if c.kind == "alert" and c.action == "delete"], run.delete)
+    run._phase([c for c in changes if c.kind == "card" and c.action == "delete"], run.delete)
+    run.report.requests = client.request_count - before
+    if not run.report.ok:
+        failed = len(run.report.failed)
+        raise ApplyError(
+            f"apply stopped: {len(run.report.done)} change(s) done, {failed} failed, "
+            f"{len(run.report.not_attempted)} not attempted; run apply again to finish",
+            run.report,
+        )
+    return run.report

@@ -1,0 +1,321 @@
+"""The diff: desired cards against a live snapshot, giving a :class:`Plan`. Pure.
+
+Ownership rules (docs/identity.md):
+
+- a card is managed when its description carries the marker of a key (``identity.py``);
+  hand-made cards, even with the same name in the same collection, are never changed;
+- an alert is managed when it sits on a managed card **and** was created by the user the
+  credentials act as (an API key is its own user); alerts other people added to a managed card
+  are listed as unmanaged and left alone;
+- deletes happen only with ``prune``: managed cards whose declaration is gone are archived,
+  managed alerts that are no longer declared are deactivated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from metabase_guard.api.models import Card, Notification
+from metabase_guard.api.resources import split_path
+from metabase_guard.reconcile.desired import (
+    AlertView,
+    CardView,
+    DesiredAlert,
+    DesiredCard,
+    alert_view_of,
+    card_view_of,
+    display_family,
+)
+from metabase_guard.reconcile.identity import managed_key
+from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Unmanaged
+from metabase_guard.spec.schedule import describe
+
+__all__ = ["card_change_deletes_alerts", "make_plan", "schedule_words"]
+
+_CARD_FIELDS = ("name", "description", "collection", "database", "sql", "display", "goal",
+                "goal_label")
+_ALERT_FIELDS = ("when", "schedule", "once", "email", "groups", "slack", "webhook")
+
+
+def card_change_deletes_alerts(
+    old_display: str,
+    new_display: str,
+    old_settings: dict[str, Any],
+    new_settings: dict[str, Any],
+) -> str | None:
+    """Why Metabase will delete every active alert of a card on this change, or None.
+
+    Mirrors Metabase's card-save hook (metabase-api.md 3.10; metabase/metabase
+    ``src/metabase/queries/events/cards_notification_deleted_on_card_save.clj``): a display
+    change across families, or ``graph.goal_value`` disappearing. Archiving is handled by
+    the caller.
+    """
+    if display_family(old_display) != display_family(new_display):
+        return f"the display changes from {old_display} to {new_display}"
+    if "graph.goal_value" in old_settings and "graph.goal_value" not in new_settings:
+        return "the goal line is removed"
+    return None
+
+
+def _fields(old: dict[str, Any], new: dict[str, Any], names: Sequence[str]) -> list[FieldChange]:
+    return [FieldChange(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n)]
+
+
+def _card_fields(old: CardView, desired: DesiredCard) -> list[FieldChange]:
+    names = list(_CARD_FIELDS)
+    if desired.view.goal is None or desired.view.display == "progress":
+        names.remove("goal_label")
+    names += [n for n in ("metric", "dimension") if n in desired.declared]
+    return _fields(old.as_dict(), desired.view.as_dict(), names)
+
+
+def _user_label(live: LiveState, user_id: int | None) -> str:
+    for user in live.users:
+        if user.id == user_id:
+            return user.email
+    if live.me.id == user_id:
+        return live.me.email
+    return f"user #{user_id}"
+
+
+def _recipients(view: AlertView) -> list[str]:
+    return [*view.email, *(f"group {g}" for g in view.groups)]
+
+
+def _pair(
+    desired: Sequence[DesiredAlert], live: Sequence[tuple[Notification, AlertView]]
+) -> tuple[list[tuple[DesiredAlert, Notification, AlertView]], list[DesiredAlert],
+           list[tuple[Notification, AlertView]]]:
+    """Match declared alerts to our live ones: equal first, then same condition, then order."""
+    free = sorted(live, key=lambda nv: (not nv[0].active, nv[0].id))
+    pairs: list[tuple[DesiredAlert, Notification, AlertView]] = []
+    left: list[DesiredAlert] = []
+    pending: list[DesiredAlert] = list(desired)
+    for rule in ("equal", "when", "any"):
+        left = []
+        for wanted in pending:
+            for i, (notification, view) in enumerate(free):
+                if (
+                    (rule == "equal" and view == wanted.view)
+                    or (rule == "when" and view.when == wanted.view.when)
+                    or rule == "any"
+                ):
+                    pairs.append((wanted, notification, view))
+                    free.pop(i)
+                    break
+            else:
+                left.append(wanted)
+        pending = left
+    return pairs, left, free
+
+
+def make_plan(
+    desired: Sequence[DesiredCard],
+    live: LiveState,
+    *,
+    url: str,
+    prune: bool = False,
+) -> Plan:
+    """Everything apply would change for ``desired`` on ``live``, in a safe order."""
+    changes: list[Change] = []
+    unmanaged: list[Unmanaged] = []
+    pending: list[Change] = []
+    notes = list(live.warnings)
+    managed = live.managed_cards()
+    archived = live.archived_managed_cards()
+    mail = live.email_configured
+    existing = 0
+
+    for twin in live.cards:
+        key = managed_key(twin.description)
+        if key and managed.get(key) is not twin:
+            unmanaged.append(Unmanaged(
+                f"card #{twin.id}",
+                f"carries the mark of {key!r} but card #{managed[key].id} is the managed one "
+                "(a duplicate made in the UI?); remove the mark from its description",
+            ))
+
+    planned_paths: set[tuple[str, ...]] = set()
+    for item in desired:
+        for depth in range(1, len(item.collection_path) + 1):
+            prefix = item.collection_path[:depth]
+            if prefix in planned_paths:
+                continue
+            if live.collection_id("/".join(prefix)) == "missing":
+                planned_paths.add(prefix)
+                changes.append(Change("create", "collection", f"collection {'/'.join(prefix)}",
+                                      values=(("path", "/".join(prefix)),)))
+
+    declared_keys = {d.key for d in desired}
+    for item in desired:
+        card: Card | None = managed.get(item.key)
+        restoring = card is None and item.key in archived
+        if restoring:
+            card = archived[item.key]
+        address = f"card {item.key}"
+        if card is None:
+            changes.append(Change(
+                "create", "card", address, key=item.key, card=item,
+                values=tuple((k, v) for k, v in item.view.as_dict().items()
+                             if v is not None or k in ("goal",)),
+            ))
+            _hand_made_twin(item, live, unmanaged)
+            for alert in item.alerts:
+                changes.append(_create_alert(item.key, alert, mail))
+            continue
+
+        existing += 1
+        old_view = card_view_of(card, live)
+        fields = _card_fields(old_view, item)
+        if restoring:
+            fields.insert(0, FieldChange("archived", True, False))
+        new_settings = item.visualization(card.visualization_settings)
+        kill_reason = None if restoring else card_change_deletes_alerts(
+            card.display, item.view.display, card.visualization_settings, new_settings
+        )
+        live_alerts = [] if restoring else live.alerts_of(card.id)
+        ours = [n for n in live_alerts if n.creator_id == live.me.id]
+        theirs = [n for n in live_alerts if n.creator_id != live.me.id and n.active]
+        existing += sum(1 for n in ours if n.active)
+        for n in theirs:
+            unmanaged.append(Unmanaged(
+                f"alert #{n.id} on card {item.key}",
+                f"created by {_user_label(live, n.creator_id)}, not by metabase-guard's user "
+                f"{live.me.email}; left alone",
+            ))
+        effects: list[str] = []
+        if kill_reason and fields:
+            doomed = [n for n in live_alerts if n.active]
+            if doomed:
+                effects.append(
+                    f"Metabase deletes all {len(doomed)} active alert(s) of this card because "
+                    f"{kill_reason}" + (
+                        f", including {len(doomed) - sum(1 for n in doomed if n in ours)} "
+                        "not managed by metabase-guard"
+                        if any(n not in ours for n in doomed) else ""
+                    ) + "; metabase-guard recreates its own"
+                )
+        if fields:
+            changes.append(Change("update", "card", address, key=item.key, live_id=card.id,
+                                  fields=tuple(fields), effects=tuple(effects), card=item))
+        if kill_reason and fields:
+            ours = [n for n in ours if not n.active]  # Metabase deletes the active ones
+        pairs, creates, leftovers = _pair(
+            item.alerts, [(n, alert_view_of(n, live)) for n in ours]
+        )
+        for alert in creates:
+            changes.append(_create_alert(item.key, alert, mail))
+        for alert, notification, view in pairs:
+            change = _update_alert(item.key, alert, notification, view, mail)
+            if change is not None:
+                changes.append(change)
+        for notification, view in leftovers:
+            if not notification.active:
+                continue
+            change = Change(
+                "delete", "alert", f"alert {item.key}#{notification.id}", key=item.key,
+                live_id=notification.id,
+                values=tuple((k, v) for k, v in view.as_dict().items()),
+                effects=_mail_effect("removed from", _recipients(view), mail),
+            )
+            (changes if prune else pending).append(change)
+
+    for key, stale in sorted(managed.items()):
+        if key in declared_keys:
+            continue
+        alive = [n for n in live.alerts_of(stale.id) if n.active]
+        existing += 1 + sum(1 for n in alive if n.creator_id == live.me.id)
+        archive_effects = (
+            (f"Metabase deletes the card's {len(alive)} active alert(s) when it is archived",)
+            if alive else ()
+        )
+        change = Change("delete", "card", f"card {key}", key=key, live_id=stale.id,
+                        values=(("name", stale.name),
+                                ("collection", live.collection_path(stale.collection_id))),
+                        effects=archive_effects)
+        (changes if prune else pending).append(change)
+
+    if pending:
+        notes.append(
+            f"{len(pending)} managed object(s) are no longer declared; they are kept. "
+            "Run with --prune to archive those cards and deactivate those alerts."
+        )
+    return Plan.build(
+        url=url,
+        version=str(live.version),
+        timezone=live.report_timezone,
+        changes=changes,
+        existing=existing,
+        unmanaged=unmanaged,
+        pending_deletes=pending,
+        notes=notes,
+        prune=prune,
+    )
+
+
+def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanaged]) -> None:
+    path = "/".join(split_path(item.view.collection))
+    for card in live.cards:
+        if (
+            card.name == item.view.name
+            and managed_key(card.description) is None
+            and live.collection_path(card.collection_id) == path
+        ):
+            unmanaged.append(Unmanaged(
+                f"card #{card.id}",
+                f"has the name {card.name!r} in {path or 'the root collection'} but no "
+                f"metabase-guard mark (hand-made, or its mark was removed by hand); it is left "
+                f"alone and a new card is created for {item.key!r}. To adopt it instead, run "
+                f"`metabase-guard import --card {card.id}`",
+            ))
+
+
+def _mail_effect(verb: str, recipients: list[str], mail: bool) -> tuple[str, ...]:
+    if not mail or not recipients:
+        return ()
+    return (f"Metabase e-mails {', '.join(recipients)} that they were {verb} an alert",)
+
+
+def _create_alert(key: str, alert: DesiredAlert, mail: bool) -> Change:
+    values = alert.view.as_dict()
+    return Change(
+        "create", "alert", f"alert {key}[{alert.index}]", key=key, alert=alert,
+        values=tuple(values.items()),
+        effects=_mail_effect("added to", _recipients(alert.view), mail),
+    )
+
+
+def _update_alert(
+    key: str,
+    alert: DesiredAlert,
+    notification: Notification,
+    live_view: AlertView,
+    mail: bool,
+) -> Change | None:
+    fields = _fields(live_view.as_dict(), alert.view.as_dict(), _ALERT_FIELDS)
+    if not notification.active and (fields or not alert.send_once):
+        fields.append(FieldChange("active", False, True))
+    if not fields:
+        return None
+    effects: list[str] = []
+    before, after = set(_recipients(live_view)), set(_recipients(alert.view))
+    if notification.active:
+        effects += _mail_effect("added to", sorted(after - before), mail)
+        effects += _mail_effect("removed from", sorted(before - after), mail)
+    else:
+        effects += _mail_effect("added to", sorted(after), mail)
+    return Change(
+        "update", "alert", f"alert {key}[{alert.index}]", key=key, live_id=notification.id,
+        fields=tuple(fields), effects=tuple(effects), alert=alert,
+    )
+
+
+def schedule_words(cron: str, timezone: str) -> str:
+    """A schedule in words in the report timezone (for renderers)."""
+    try:
+        return describe(cron, timezone)
+    except ValueError:
+        return f"cron {cron} ({timezone})"
+

@@ -1,0 +1,179 @@
+"""A read-only snapshot of everything a plan needs from Metabase, in a fixed number of requests.
+
+``read_live`` uses list endpoints only, so the number of requests does not grow with the number
+of declarations: session properties, current user, cards (live and archived), collections,
+card alerts (inactive included), databases, users, groups, webhook channels and the
+delivery form. It never writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from metabase_guard.api.client import MetabaseClient
+from metabase_guard.api.models import (
+    Card,
+    Channel,
+    Collection,
+    Database,
+    Notification,
+    PermissionGroup,
+    ServerVersion,
+    User,
+)
+from metabase_guard.api.resources import slack_channels, split_path
+from metabase_guard.errors import ApiError, PermissionDeniedError
+from metabase_guard.reconcile.identity import managed_key
+
+__all__ = ["LiveState", "read_live"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class LiveState:
+    """What the instance holds, as far as a plan cares."""
+
+    version: ServerVersion
+    report_timezone: str
+    me: User
+    cards: list[Card]
+    archived_cards: list[Card]
+    collections: list[Collection]
+    notifications: list[Notification]
+    databases: list[Database]
+    users: list[User]
+    groups: list[PermissionGroup]
+    webhooks: list[Channel]
+    email_configured: bool
+    slack_configured: bool
+    slack_channels: tuple[str, ...]
+    mbql5: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+    # -- derived views (pure) -------------------------------------------------------------
+
+    def managed_cards(self) -> dict[str, Card]:
+        """Live (not archived) cards carrying a marker, by key; the oldest wins a tie."""
+        out: dict[str, Card] = {}
+        for card in sorted(self.cards, key=lambda c: c.id):
+            key = managed_key(card.description)
+            if key and key not in out:
+                out[key] = card
+        return out
+
+    def archived_managed_cards(self) -> dict[str, Card]:
+        """Archived cards carrying a marker, by key."""
+        out: dict[str, Card] = {}
+        for card in sorted(self.archived_cards, key=lambda c: c.id):
+            key = managed_key(card.description)
+            if key and key not in out:
+                out[key] = card
+        return out
+
+    def alerts_of(self, card_id: int) -> list[Notification]:
+        """Card alerts on ``card_id``, active or not, in id order."""
+        return sorted(
+            (n for n in self.notifications if n.payload and n.payload.card_id == card_id),
+            key=lambda n: n.id,
+        )
+
+    def collection_path(self, collection_id: int | None) -> str:
+        """``"Health checks/Recommender"`` for an id; ``""`` for the root collection."""
+        if collection_id is None:
+            return ""
+        by_id = {c.id: c for c in self.collections if isinstance(c.id, int)}
+        node = by_id.get(collection_id)
+        if node is None:
+            return f"#{collection_id}"
+        names = [by_id[a].name if a in by_id else f"#{a}" for a in node.ancestor_ids]
+        return "/".join([*names, node.name])
+
+    def collection_id(self, path: str) -> int | None | str:
+        """The id at ``path`` (None for the root), or ``"missing"`` when it does not exist."""
+        parent: int | None = None
+        for name in split_path(path):
+            siblings = sorted(
+                (
+                    c
+                    for c in self.collections
+                    if isinstance(c.id, int)
+                    and not c.archived
+                    and c.personal_owner_id is None
+                    and c.parent_id == parent
+                    and c.name == name
+                ),
+                key=lambda c: int(c.id),
+            )
+            if not siblings:
+                return "missing"
+            parent = int(siblings[0].id)
+        return parent
+
+
+def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
+    """Read the snapshot; independent list requests run concurrently (at most ``workers``)."""
+    client.require_notification_api()
+    properties = client.properties
+    warnings: list[str] = []
+
+    def guarded(call: Callable[[], T], default: T, what: str) -> Callable[[], T]:
+        def run() -> T:
+            try:
+                return call()
+            except PermissionDeniedError:
+                warnings.append(
+                    f"the credentials may not list {what}; names in the declarations that "
+                    f"refer to {what} cannot be checked (use an admin API key)"
+                )
+                return default
+        return run
+
+    tasks: dict[str, Callable[[], Any]] = {
+        "me": lambda: client.me,
+        "cards": lambda: client.cards.list("all"),
+        "archived": lambda: client.cards.list("archived"),
+        "collections": lambda: client.collections.list(),
+        "notifications": lambda: client.notifications.list(include_inactive=True),
+        "databases": lambda: client.databases.list(),
+        "users": guarded(lambda: client.users.list(status="all"), [], "users"),
+        "groups": guarded(lambda: client.groups.list(), [], "groups"),
+        "webhooks": guarded(lambda: client.channels.list(), [], "webhook channels"),
+        "form": guarded(lambda: client.server.form_input(), {}, "delivery channels"),
+    }
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        results: dict[str, Any] = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except ApiError:
+                for other in futures.values():
+                    other.cancel()
+                raise
+    slack_ok, channels = slack_channels(results["form"])
+    email_ok = properties.email_configured or bool(
+        ((results["form"].get("channels") or {}).get("email") or {}).get("configured")
+    )
+    return LiveState(
+        version=client.version,
+        report_timezone=properties.report_timezone_long or "UTC",
+        me=results["me"],
+        cards=[c for c in results["cards"] if not c.archived],
+        archived_cards=list(results["archived"]),
+        collections=list(results["collections"]),
+        notifications=[n for n in results["notifications"] if n.payload_type ==
+                       "notification/card"],
+        databases=list(results["databases"]),
+        users=list(results["users"]),
+        groups=list(results["groups"]),
+        webhooks=list(results["webhooks"]),
+        email_configured=email_ok,
+        slack_configured=slack_ok,
+        slack_channels=channels,
+        mbql5=client.uses_mbql5,
+        warnings=warnings,
+    )

@@ -1,0 +1,216 @@
+"""The plan: an ordered, immutable list of changes, with counts, a checksum and safety checks.
+
+A plan is a value: it holds no client, renders several ways and can be compared. Its checksum
+(sha256 of the canonical JSON of its changes) binds a reviewed plan to the apply that runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from metabase_guard.errors import UnsafePlanError
+from metabase_guard.reconcile.desired import DesiredAlert, DesiredCard
+
+__all__ = [
+    "PLAN_FORMAT_VERSION",
+    "Change",
+    "FieldChange",
+    "Plan",
+    "Thresholds",
+    "Unmanaged",
+]
+
+PLAN_FORMAT_VERSION = "1"
+
+Action = Literal["create", "update", "delete"]
+Kind = Literal["collection", "card", "alert"]
+_KIND_ORDER = {"collection": 0, "card": 1, "alert": 2}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that changes: ``goal: 2000 -> 2400``."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"field": self.field, "old": _jsonable(self.old), "new": _jsonable(self.new)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One create, update or delete of a collection, card or alert.
+
+    ``address`` names the object the way plan output does (``card weekly-recommendations``,
+    ``alert weekly-recommendations[0]``, ``collection Health checks/Recommender``).
+    ``effects`` lists what Metabase itself will do as a result (alerts it deletes, e-mails it
+    sends). ``card``/``alert`` carry what apply writes; ``live_id`` the object's Metabase id.
+    """
+
+    action: Action
+    kind: Kind
+    address: str
+    key: str = ""
+    fields: tuple[FieldChange, ...] = ()
+    live_id: int | None = None
+    effects: tuple[str, ...] = ()
+    card: DesiredCard | None = field(default=None, compare=False, repr=False)
+    alert: DesiredAlert | None = field(default=None, compare=False, repr=False)
+    values: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        """Writes in a safe order: collections, cards, alerts; deletes of alerts before cards."""
+        if self.action == "delete":
+            return (3 + (0 if self.kind == "alert" else 1), 0, self.address)
+        return (_KIND_ORDER[self.kind], 0 if self.action == "create" else 1, self.address)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the documented plan format)."""
+        out: dict[str, Any] = {
+            "address": self.address,
+            "kind": self.kind,
+            "actions": [self.action],
+            "key": self.key,
+        }
+        if self.live_id is not None:
+            out["id"] = self.live_id
+        if self.fields:
+            out["changes"] = [f.to_dict() for f in self.fields]
+        if self.values:
+            out["values"] = {k: _jsonable(v) for k, v in self.values}
+        if self.effects:
+            out["effects"] = list(self.effects)
+        return out
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """Something the plan saw and leaves alone, with why (shown, never changed)."""
+
+    address: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"address": self.address, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """octoDNS-style guards: share of managed objects an apply may update or delete."""
+
+    max_update_share: float = 0.3
+    max_delete_share: float = 0.3
+    min_existing: int = 10
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What apply would do to one Metabase instance, in order."""
+
+    url: str
+    version: str
+    timezone: str
+    changes: tuple[Change, ...]
+    existing: int
+    unmanaged: tuple[Unmanaged, ...] = ()
+    pending_deletes: tuple[Change, ...] = ()
+    notes: tuple[str, ...] = ()
+    prune: bool = False
+
+    @staticmethod
+    def build(
+        *,
+        url: str,
+        version: str,
+        timezone: str,
+        changes: list[Change],
+        existing: int,
+        unmanaged: list[Unmanaged] | None = None,
+        pending_deletes: list[Change] | None = None,
+        notes: list[str] | None = None,
+        prune: bool = False,
+    ) -> Plan:
+        """A plan with its changes in apply order."""
+        return Plan(
+            url=url,
+            version=version,
+            timezone=timezone,
+            changes=tuple(sorted(changes, key=lambda c: c.sort_key)),
+            existing=existing,
+            unmanaged=tuple(sorted(unmanaged or [], key=lambda u: u.address)),
+            pending_deletes=tuple(sorted(pending_deletes or [], key=lambda c: c.address)),
+            notes=tuple(notes or []),
+            prune=prune,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """No change to make."""
+        return not self.changes
+
+    def count(self, action: str) -> int:
+        """How many changes of this action."""
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts by action."""
+        return {a: self.count(a) for a in ("create", "update", "delete")}
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the canonical JSON of the changes: equal plans, equal checksums."""
+        canonical = json.dumps(
+            {"url": self.url, "changes": [c.to_dict() for c in self.changes]},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON plan (``format_version`` 1)."""
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "url": self.url,
+            "metabase_version": self.version,
+            "report_timezone": self.timezone,
+            "summary": self.summary,
+            "changes": [c.to_dict() for c in self.changes],
+            "pending_deletes": [c.to_dict() for c in self.pending_deletes],
+            "unmanaged": [u.to_dict() for u in self.unmanaged],
+            "notes": list(self.notes),
+            "checksum": self.checksum,
+        }
+
+    def raise_if_unsafe(self, thresholds: Thresholds) -> None:
+        """Raise UnsafePlanError when updates or deletes exceed their share of what exists."""
+        if self.existing < thresholds.min_existing:
+            return
+        for action, limit in (
+            ("update", thresholds.max_update_share),
+            ("delete", thresholds.max_delete_share),
+        ):
+            count = self.count(action)
+            share = count / self.existing
+            if share > limit:
+                raise UnsafePlanError(
+                    f"the plan would {action} {count} of {self.existing} managed objects "
+                    f"({share:.0%}, above the {limit:.0%} threshold); review it and rerun "
+                    "with --force if it is intended"
+                )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -1,0 +1,58 @@
+"""Markdown plans, for a pull-request comment."""
+
+from __future__ import annotations
+
+from metabase_guard.reconcile.plan import Plan
+from metabase_guard.render.common import fmt_field
+
+__all__ = ["render_markdown"]
+
+_ICON = {"create": "➕ create", "update": "✏️ update", "delete": "🗑️ delete"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as GitHub-flavoured markdown."""
+    summary = plan.summary
+    out = [
+        "### metabase-guard plan",
+        "",
+        f"`{plan.url}` · Metabase {plan.version} · report timezone {plan.timezone}",
+        "",
+    ]
+    if plan.is_empty:
+        out.append("**No changes.** Metabase matches the declarations.")
+    else:
+        out.append(f"**Plan: {summary['create']} to add, {summary['update']} to change, "
+                   f"{summary['delete']} to destroy.**")
+        out += ["", "| action | object | details |", "|---|---|---|"]
+        for change in plan.changes:
+            if change.fields:
+                details = "<br>".join(
+                    f"`{f.field}`: {_cell(fmt_field(f.field, f.old, plan.timezone))} → "
+                    f"{_cell(fmt_field(f.field, f.new, plan.timezone))}" for f in change.fields
+                )
+            else:
+                details = "<br>".join(
+                    f"`{k}`: {_cell(fmt_field(k, v, plan.timezone))}" for k, v in change.values
+                    if k != "sql"
+                )
+            for effect in change.effects:
+                details += f"<br>⚠️ {_cell(effect)}"
+            out.append(f"| {_ICON[change.action]} | `{change.address}` | {details} |")
+    if plan.pending_deletes:
+        out += ["", "<details><summary>Kept: no longer declared (apply with --prune to remove)"
+                "</summary>", ""]
+        out += [f"- `{c.address}` (id {c.live_id})" for c in plan.pending_deletes]
+        out += ["", "</details>"]
+    if plan.unmanaged:
+        out += ["", "<details><summary>Left alone: not managed by metabase-guard</summary>", ""]
+        out += [f"- `{u.address}`: {_cell(u.reason)}" for u in plan.unmanaged]
+        out += ["", "</details>"]
+    for note in plan.notes:
+        out += ["", f"> {note}"]
+    out += ["", f"<sub>checksum `{plan.checksum[:16]}`</sub>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,103 @@
+"""Terraform-style text plans: a legend, one block per object, ``old -> new``, a summary."""
+
+from __future__ import annotations
+
+from metabase_guard.reconcile.plan import Change, Plan
+from metabase_guard.render.common import fmt_field
+
+__all__ = ["render_text"]
+
+_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+_COLOUR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
+_WORDS = {"create": "will be created", "update": "will be updated in-place",
+          "delete": "will be deleted"}
+_LEGEND = {"create": "create", "update": "update in-place", "delete": "delete"}
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+_CARD_FIELDS = 8
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"{code}{text}{_RESET}" if colour else text
+
+
+def _indent(text: str, pad: str) -> str:
+    return text.replace("\n", "\n" + pad)
+
+
+def _block(change: Change, timezone: str, colour: bool) -> list[str]:
+    symbol = _paint(_SYMBOL[change.action], _COLOUR[change.action], colour)
+    words = _WORDS[change.action]
+    if change.kind == "alert" and change.action == "delete":
+        words = "will be deactivated"
+    if change.kind == "card" and change.action == "delete":
+        words = "will be archived (moved to the Trash)"
+    lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
+    label = change.address.split(" ", 1)[1]
+    head = f"  {symbol} {change.kind} \"{label}\""
+    rows: list[tuple[str, str, str]] = []
+    if change.fields:
+        for f in change.fields:
+            old = fmt_field(f.field, f.old, timezone)
+            new = fmt_field(f.field, f.new, timezone)
+            rows.append(("~", f.field, f"{old} -> {new}"))
+    else:
+        rows = [(_SYMBOL[change.action], k, fmt_field(k, v, timezone)) for k, v in change.values]
+    if not rows:
+        lines.append(head)
+    else:
+        lines.append(head + " {")
+        width = max(len(name) for _, name, _ in rows)
+        for sym, name, value in rows:
+            code = _COLOUR["update" if sym == "~" else change.action]
+            pad = " " * (8 + width + 3)
+            lines.append(f"      {_paint(sym, code, colour)} {name.ljust(width)} = "
+                         f"{_indent(value, pad)}")
+        if change.action == "update" and change.kind == "card":
+            hidden = _CARD_FIELDS - len(change.fields)
+            if hidden > 0:
+                lines.append(_paint(f"        # ({hidden} unchanged fields hidden)", _DIM, colour))
+        lines.append("    }")
+    for effect in change.effects:
+        lines.append(f"    ! {effect}")
+    return lines
+
+
+def render_text(plan: Plan, *, colour: bool = False) -> str:
+    """The plan as text for a terminal or a CI log."""
+    out: list[str] = [
+        f"Metabase {plan.url} (version {plan.version}, report timezone {plan.timezone})",
+        "",
+    ]
+    if plan.is_empty:
+        out.append(_paint("No changes. Metabase matches the declarations.", _BOLD, colour))
+    else:
+        out.append("metabase-guard will perform the following actions, shown with these symbols:")
+        for action in ("create", "update", "delete"):
+            if plan.count(action):
+                out.append(f"  {_paint(_SYMBOL[action], _COLOUR[action], colour)} "
+                           f"{_LEGEND[action]}")
+        out.append("")
+        for change in plan.changes:
+            out.extend(_block(change, plan.timezone, colour))
+            out.append("")
+    if plan.pending_deletes:
+        out.append("")
+        out.append("Kept because --prune was not given (no longer declared):")
+        for change in plan.pending_deletes:
+            out.append(f"  {change.address} (id {change.live_id})")
+    if plan.unmanaged:
+        out.append("")
+        out.append("Left alone (not managed by metabase-guard):")
+        for item in plan.unmanaged:
+            out.append(f"  {item.address}: {item.reason}")
+    if plan.notes:
+        out.append("")
+        for note in plan.notes:
+            out.append(f"Note: {note}")
+    if not plan.is_empty:
+        summary = plan.summary
+        out.append("")
+        out.append(_paint(
+            f"Plan: {summary['create']} to add, {summary['update']} to change, "
+            f"{summary['delete']} to destroy.", _BOLD, colour))
+    return "\n".join(out).rstrip() + "\n"
