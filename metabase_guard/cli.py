@@ -1,4 +1,4 @@
-"""The ``metabase-guard`` command: a thin layer over the Python API, and the only module that prints.
+"""The ``metabase-guard`` command: a thin layer over the Python API; the only module that prints.
 
 Exit codes: 0 success; 1 error (bad input, refused, failed); 2 changes present (``plan
 --detailed-exitcode``); 3 an unexpected error (a bug: please report it); 130 interrupted.
@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 from metabase_guard import engine

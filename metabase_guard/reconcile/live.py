@@ -92,7 +92,7 @@ class LiveState:
         names = [by_id[a].name if a in by_id else f"#{a}" for a in node.ancestor_ids]
         return "/".join([*names, node.name])
 
-    def collection_id(self, path: str) -> int | None | str:
+    def collection_id(self, path: str) -> int | str | None:
         """The id at ``path`` (None for the root), or ``"missing"`` when it does not exist."""
         parent: int | None = None
         for name in split_path(path):

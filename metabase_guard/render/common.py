@@ -7,7 +7,7 @@ from typing import Any
 
 from metabase_guard.reconcile.diff import schedule_words
 
-__all__ = ["fmt_value", "fmt_field"]
+__all__ = ["fmt_field", "fmt_value"]
 
 
 def fmt_value(value: Any) -> str:

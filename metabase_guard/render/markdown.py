@@ -7,7 +7,7 @@ from metabase_guard.render.common import fmt_field
 
 __all__ = ["render_markdown"]
 
-_ICON = {"create": "➕ create", "update": "✏️ update", "delete": "🗑️ delete"}
+_ICON = {"create": "🟢 create", "update": "🟡 update", "delete": "🔴 delete"}
 
 
 def _cell(text: str) -> str:

@@ -21,7 +21,13 @@ def _paint(text: str, code: str, colour: bool) -> str:
 
 
 def _indent(text: str, pad: str) -> str:
-    return text.replace("\n", "\n" + pad)
+    return "\n".join(line if not line or i == 0 else pad + line
+                     for i, line in enumerate(text.split("\n")))
+
+
+def _shown(name: str, value: object) -> bool:
+    """On creates and deletes, leave out what is empty or off: the block stays readable."""
+    return name != "path" and value not in (None, False, (), [])
 
 
 def _block(change: Change, timezone: str, colour: bool) -> list[str]:
@@ -41,7 +47,8 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
             new = fmt_field(f.field, f.new, timezone)
             rows.append(("~", f.field, f"{old} -> {new}"))
     else:
-        rows = [(_SYMBOL[change.action], k, fmt_field(k, v, timezone)) for k, v in change.values]
+        rows = [(_SYMBOL[change.action], k, fmt_field(k, v, timezone))
+                for k, v in change.values if _shown(k, v)]
     if not rows:
         lines.append(head)
     else:

@@ -166,7 +166,8 @@ def test_hand_made_alert_on_managed_card_is_left_alone() -> None:
 def test_hand_made_card_with_same_name_is_not_adopted() -> None:
     hand = managed_card(card_id=11, description="made by hand")
     plan = plan_for(live_state([hand]))
-    assert ("create", "card weekly-recommendations") in [(c.action, c.address) for c in plan.changes]
+    planned = [(c.action, c.address) for c in plan.changes]
+    assert ("create", "card weekly-recommendations") in planned
     assert all(c.live_id != 11 for c in plan.changes)
     assert any(u.address == "card #11" and "import --card 11" in u.reason for u in plan.unmanaged)
 
