@@ -17,18 +17,50 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.query import write_native
 from metabase_guard.api.resources import split_path
-from metabase_guard.errors import ApiError, ApplyError
+from metabase_guard.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApplyError,
+    RateLimitError,
+    ServerError,
+)
+from metabase_guard.reconcile.desired import alert_view_of
+from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, Plan
 
 __all__ = ["ApplyReport", "apply_plan"]
 
 Progress = Callable[[Change, str, str | None], None]
+T = TypeVar("T")
+
+#: How often a create whose outcome is unknown is looked up and tried again.
+CREATE_ATTEMPTS = 3
+_UNKNOWN_OUTCOME = (ApiConnectionError, ServerError, RateLimitError)
+
+
+def create_verified(create: Callable[[], T], find: Callable[[], T | None]) -> T:
+    """Create once, even when answers get lost.
+
+    A POST is never replayed blindly by the transport: if its answer was lost or was a server
+    error, the object may exist anyway. So look for it (by its marker, or by its content and
+    creator) and only try again when it is really not there.
+    """
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            return create()
+        except _UNKNOWN_OUTCOME:
+            found = find()
+            if found is not None:
+                return found
+            if attempt == CREATE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass
@@ -136,7 +168,16 @@ class _Run:
     def create_collection(self, change: Change) -> None:
         path = tuple(split_path(str(dict(change.values)["path"])))
         parent = self.collection_id(path[:-1])
-        made = self.client.collections.create(path[-1], parent_id=parent)
+        known = {c.id for c in self.live.collections}
+
+        def find() -> Any:
+            for c in self.client.collections.list():
+                if c.id not in known and c.name == path[-1] and c.parent_id == parent:
+                    return c
+            return None
+
+        made = create_verified(lambda: self.client.collections.create(path[-1], parent_id=parent),
+                               find)
         self.collections[path] = int(made.id)
 
     def write_card(self, change: Change) -> None:
@@ -146,7 +187,7 @@ class _Run:
         query = write_native(item.query, mbql5=self.live.mbql5)
         collection_id = self.collection_id(item.collection_path)
         if change.action == "create":
-            made = self.client.cards.create({
+            payload = {
                 "name": view.name,
                 "type": "question",
                 "description": view.description,
@@ -154,7 +195,13 @@ class _Run:
                 "collection_id": collection_id,
                 "dataset_query": query,
                 "visualization_settings": item.visualization(None),
-            })
+            }
+
+            def find() -> Any:
+                return next((c for c in self.client.cards.list()
+                             if managed_key(c.description) == item.key), None)
+
+            made = create_verified(lambda: self.client.cards.create(payload), find)
             with self.lock:
                 self.cards[item.key] = made.id
             return
@@ -187,7 +234,17 @@ class _Run:
         if card_id is None:
             raise ApiError(f"card {change.key} does not exist, so its alert cannot be written")
         if change.action == "create":
-            self.client.notifications.create(alert.spec(card_id))
+            known = {n.id for n in self.live.notifications}
+            me = self.live.me.id
+
+            def find() -> Any:
+                for n in self.client.notifications.list(card_id=card_id, include_inactive=True):
+                    if (n.id not in known and n.creator_id == me
+                            and alert_view_of(n, self.live) == alert.view):
+                        return n
+                return None
+
+            create_verified(lambda: self.client.notifications.create(alert.spec(card_id)), find)
         else:
             assert change.live_id is not None
             self.client.notifications.update(change.live_id, alert.spec(card_id))

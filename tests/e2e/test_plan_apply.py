@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
+
+from metabase_guard import engine
 from metabase_guard.reconcile.identity import managed_key
+from metabase_guard.reconcile.plan import Change
 from tests.e2e.conftest import Env
 
 
@@ -117,22 +121,62 @@ def test_hand_made_objects_are_never_touched(env: Env) -> None:
         assert admin.notifications.get(theirs["id"]).active
 
 
-def test_crash_mid_apply_is_completed_by_the_next_apply_without_duplicates(env: Env) -> None:
-    env.mb.sandbox.inject_failure("POST", r"^/api/notification$", 500, after_commit=True,
-                                  times=1)
-    failed = env.run("apply", "--yes", "--concurrency", "1")
-    assert failed.code == 1
-    assert "Apply failed" in failed.err and "not attempted" in failed.err
-    assert "Run apply again" in failed.err
-    healed = env.run("apply", "--yes")
-    assert healed.code == 0, healed.err
+def _assert_converged_without_duplicates(env: Env) -> None:
     assert "No changes." in env.run("plan").out
     with env.client() as client:
         alerts = client.notifications.list()
-        per_card = Counter(n.payload.card_id for n in alerts if n.payload)
         cards = [c for c in client.cards.list() if managed_key(c.description)]
+        collections = [(c.name, c.location) for c in client.collections.list()]
+    per_card = Counter(n.payload.card_id for n in alerts if n.payload)
     assert len(cards) == len({managed_key(c.description) for c in cards})
     assert max(per_card.values()) == 1, per_card
+    assert len(collections) == len(set(collections))
+
+
+def test_lost_answer_to_a_committed_create_is_healed_in_the_same_run(env: Env) -> None:
+    env.mb.sandbox.inject_failure("POST", r"^/api/notification$", 500, after_commit=True,
+                                  times=2)
+    env.mb.sandbox.inject_failure("POST", r"^/api/card$", 502, after_commit=True, times=1)
+    result = env.run("apply", "--yes")
+    assert result.code == 0, result.err
+    _assert_converged_without_duplicates(env)
+
+
+@pytest.mark.parametrize("killed_after", [0, 1, 3, 5, 8, 11])
+def test_apply_killed_between_two_writes_is_completed_by_the_next(
+    env: Env, killed_after: int
+) -> None:
+    class Killed(Exception):
+        pass
+
+    done: list[str] = []
+
+    def progress(change: Change, status: str, error: str | None) -> None:
+        if status == "done":
+            done.append(change.address)
+            if len(done) > killed_after:
+                raise Killed
+
+    declarations = engine.load(["alerts"])
+    with env.client() as client:
+        result = engine.plan(declarations, client)
+        assert len(result.plan.changes) > killed_after
+        with pytest.raises(Killed):
+            engine.apply(result, client, concurrency=1, progress=progress)
+    healed = env.run("apply", "--yes")
+    assert healed.code == 0, healed.err
+    _assert_converged_without_duplicates(env)
+
+
+def test_failed_write_stops_cleanly_and_says_what_was_not_attempted(env: Env) -> None:
+    env.mb.sandbox.inject_failure("POST", r"^/api/card$", 403, times=1)
+    failed = env.run("apply", "--yes", "--concurrency", "1")
+    assert failed.code == 1
+    assert "Apply failed" in failed.err and "failed: card" in failed.err
+    assert "not attempted: alert" in failed.err
+    assert "Run apply again" in failed.err
+    assert env.run("apply", "--yes").code == 0
+    _assert_converged_without_duplicates(env)
 
 
 def test_prune_archives_removed_questions_and_guards_mass_deletes(env: Env) -> None:

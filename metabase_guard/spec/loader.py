@@ -1,0 +1,407 @@
+"""Read declaration files: YAML with a line for every problem, all problems of a run at once.
+
+A declaration file is a YAML mapping with ``questions`` (a list of
+:class:`~metabase_guard.spec.models.Question`), ``tests`` (offline alert tests, kept raw here),
+or both. :func:`load_declarations` reads every file, validates every question, checks the rules
+that span fields and files (goal alerts, recipients, unique keys), and raises one
+:class:`~metabase_guard.errors.DeclarationError` carrying every
+:class:`~metabase_guard.errors.Problem` found, each with file, line and a dotted field path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from yaml.nodes import Node
+
+from metabase_guard.errors import DeclarationError, Problem
+from metabase_guard.spec import yamlio
+from metabase_guard.spec.models import (
+    SCHEDULE_TAGS,
+    Alert,
+    CronSchedule,
+    DailySchedule,
+    DeclarationFile,
+    Goal,
+    HourlySchedule,
+    MonthlySchedule,
+    Question,
+    WeeklySchedule,
+    semantic_problems,
+    suggest,
+)
+
+__all__ = [
+    "Declarations",
+    "Location",
+    "discover",
+    "json_schema",
+    "load_declarations",
+    "load_text",
+]
+
+SUFFIXES = (".yaml", ".yml")
+_TOP_KEYS = ("questions", "tests")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something is declared: a file (as the caller named it) and a 1-based line."""
+
+    file: str
+    line: int | None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass
+class Declarations:
+    """Everything read from the declaration files."""
+
+    questions: list[Question] = field(default_factory=list)
+    """Valid questions, in file order."""
+    files: list[str] = field(default_factory=list)
+    """The files read, as the caller named them."""
+    test_files: list[tuple[str, Any]] = field(default_factory=list)
+    """Each file's raw ``tests`` section (a list), with the file; see :meth:`locate_in`."""
+    _questions: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
+    _roots: dict[str, Node | None] = field(default_factory=dict, repr=False)
+
+    def by_key(self) -> dict[str, Question]:
+        """The questions by key."""
+        return {question.key: question for question in self.questions}
+
+    def locate(self, key: str, field: str = "") -> Location:
+        """Where question ``key``, or a field below it, is declared.
+
+        ``field`` is a path relative to the question, as ``"database"`` or
+        ``"alerts[0].email[1]"``; when it is not in the file (a default value), the line of
+        the nearest enclosing element is given. Raises :class:`KeyError` for an unknown key.
+        """
+        filename, node = self._questions[key]
+        line, _ = yamlio.locate(node, _parse_path(field))
+        return Location(filename, line)
+
+    def locate_in(self, filename: str, field: str = "") -> Location:
+        """Where a path from the top of ``filename`` is, as ``"tests[2].rows[0]"``."""
+        line, _ = yamlio.locate(self._roots[filename], _parse_path(field))
+        return Location(filename, line)
+
+
+_PATH_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse_path(text: str) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _PATH_TOKEN.match(text, position)
+        if match is None:
+            raise ValueError(f"invalid field path {text!r}")
+        out.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    return tuple(out)
+
+
+def discover(paths: Sequence[str | Path]) -> list[Path]:
+    """List the declaration files under ``paths``.
+
+    Directories are searched recursively for ``*.yaml`` and ``*.yml`` (hidden files and
+    directories skipped), in sorted order; files are taken as they are, whatever their name.
+    A missing path, or a directory without any declaration file, is a
+    :class:`~metabase_guard.errors.DeclarationError` (an empty set of declarations would plan
+    to delete everything managed). A file reached twice is listed once.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    problems: list[Problem] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = sorted(
+                candidate
+                for candidate in path.rglob("*")
+                if candidate.suffix in SUFFIXES
+                and candidate.is_file()
+                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            )
+            if not files:
+                problems.append(
+                    Problem(str(given), None, "", "no .yaml or .yml declaration files found")
+                )
+        elif path.exists():
+            files = [path]
+        else:
+            problems.append(Problem(str(given), None, "", "no such file or directory"))
+            continue
+        for file in files:
+            resolved = file.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.append(file)
+    if problems:
+        raise DeclarationError(problems)
+    return found
+
+
+class _Reader:
+    """Accumulates declarations and problems over the files of one run."""
+
+    def __init__(self) -> None:
+        self.declarations = Declarations()
+        self.problems: list[Problem] = []
+        self._keys: dict[str, Location] = {}
+
+    def read_bytes(self, data: bytes, filename: str) -> None:
+        try:
+            text = yamlio.decode(data)
+        except yamlio.YamlRejected as exc:
+            self._file_problem(filename, exc.issue)
+            return
+        self.read_text(text, filename)
+
+    def read_text(self, text: str, filename: str) -> None:
+        self.declarations.files.append(filename)
+        start = len(self.problems)
+        try:
+            document = yamlio.parse(text)
+        except yamlio.YamlRejected as exc:
+            self._file_problem(filename, exc.issue)
+            return
+        self.declarations._roots[filename] = document.node
+        for issue in document.issues:
+            self._file_problem(filename, issue)
+        self._read_document(document, filename)
+        # Problems of one file in line order; files stay in the order they were read.
+        self.problems[start:] = sorted(
+            self.problems[start:], key=lambda p: -1 if p.line is None else p.line
+        )
+
+    def _file_problem(self, filename: str, issue: yamlio.YamlIssue) -> None:
+        self.problems.append(
+            Problem(filename, issue.line, yamlio.format_path(issue.path), issue.message)
+        )
+
+    def _problem(
+        self, filename: str, node: Node | None, path: tuple[str | int, ...], message: str
+    ) -> None:
+        line, _ = yamlio.locate(node, path)
+        self.problems.append(Problem(filename, line, yamlio.format_path(path), message))
+
+    def _read_document(self, document: yamlio.Document, filename: str) -> None:
+        data, root = document.value, document.node
+        if root is None or data is None:
+            self.problems.append(Problem(filename, None, "", "file is empty"))
+            return
+        if not isinstance(data, dict):
+            self._problem(
+                filename,
+                root,
+                (),
+                f"the top level must be a mapping with 'questions' and/or 'tests', not "
+                f"{_kind(data)}",
+            )
+            return
+        if not data:
+            self._problem(filename, root, (), "expected 'questions' and/or 'tests'")
+        for key in data:
+            if key not in _TOP_KEYS:
+                self._problem(
+                    filename,
+                    root,
+                    (key,),
+                    _unknown_field(key, _TOP_KEYS, "the top level"),
+                )
+        for section in _TOP_KEYS:
+            if section in data and not isinstance(data[section], list):
+                self._problem(
+                    filename, root, (section,), f"expected a list, got {_kind(data[section])}"
+                )
+        tests = data.get("tests")
+        if isinstance(tests, list):
+            self.declarations.test_files.append((filename, tests))
+        questions = data.get("questions")
+        if isinstance(questions, list):
+            for index, item in enumerate(questions):
+                self._read_question(filename, root, index, item)
+
+    def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
+        base: tuple[str | int, ...] = ("questions", index)
+        key = item.get("key") if isinstance(item, dict) else None
+        key = key if isinstance(key, str) else None
+        prefix = f"question {key!r}: " if key else ""
+        if key is not None:
+            line, _ = yamlio.locate(root, (*base, "key"))
+            here = Location(filename, line)
+            first = self._keys.get(key)
+            if first is None:
+                self._keys[key] = here
+            else:
+                self._problem(
+                    filename,
+                    root,
+                    (*base, "key"),
+                    f"duplicate question key {key!r}: already declared at {first}",
+                )
+        try:
+            question = Question.model_validate(item)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path = (*base, *_clean_loc(error))
+                self._problem(filename, root, path, prefix + _message(error, path))
+            return
+        for sub, message in semantic_problems(question):
+            self._problem(filename, root, (*base, *sub), prefix + message)
+        node = yamlio.node_at(root, base)
+        if key is not None and node is not None and key not in self.declarations._questions:
+            self.declarations._questions[key] = (filename, node)
+        self.declarations.questions.append(question)
+
+
+def _clean_loc(error: ErrorDetails) -> tuple[str | int, ...]:
+    loc = list(error["loc"])
+    # Drop the union tag pydantic puts after "schedule" (the form chosen by the discriminator).
+    for i in range(len(loc) - 1):
+        if loc[i] == "schedule" and loc[i + 1] in SCHEDULE_TAGS:
+            del loc[i + 1]
+            break
+    ctx = error.get("ctx") or {}
+    return (*loc, *ctx.get("subloc", ()))
+
+
+# The model expected at a location, named by the last field name before it.
+_MODELS: dict[str, type[BaseModel]] = {
+    "questions": Question,
+    "alerts": Alert,
+    "goal": Goal,
+}
+_SCHEDULE_FORMS: dict[str, tuple[type[BaseModel], str]] = {
+    "hour": (HourlySchedule, "an hourly schedule {every: hour}"),
+    "day": (DailySchedule, "a daily schedule {every: day}"),
+    "week": (WeeklySchedule, "a weekly schedule {every: week}"),
+    "month": (MonthlySchedule, "a monthly schedule {every: month}"),
+    "cron": (CronSchedule, "a cron schedule"),
+}
+
+
+def _unknown_field(name: Any, allowed: Sequence[str], where: str) -> str:
+    hint = suggest(name, allowed) if isinstance(name, str) else ""
+    if not hint:
+        hint = f"; expected one of: {', '.join(allowed)}"
+    return f"unknown field {name!r} in {where}{hint}"
+
+
+def _extra_message(error: ErrorDetails) -> str:
+    loc = error["loc"]
+    name = loc[-1]
+    parent = [element for element in loc[:-1] if isinstance(element, str)]
+    if len(parent) >= 2 and parent[-2] == "schedule" and parent[-1] in _SCHEDULE_FORMS:
+        model, label = _SCHEDULE_FORMS[str(parent[-1])]
+        allowed = list(model.model_fields)
+        all_keys = {k for m, _ in _SCHEDULE_FORMS.values() for k in m.model_fields}
+        if name in all_keys:
+            return f"{name!r} does not apply to {label}; allowed: {', '.join(allowed)}"
+        return _unknown_field(name, allowed, label)
+    context = str(parent[-1]) if parent else "questions"
+    model = _MODELS.get(context, Question)
+    label = {"questions": "a question", "alerts": "an alert", "goal": "the goal"}.get(
+        context, "a question"
+    )
+    return _unknown_field(name, list(model.model_fields), label)
+
+
+_KINDS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"required field {path[-1]!r} is missing"
+    if kind == "extra_forbidden":
+        return _extra_message(error)
+    if kind in _KINDS:
+        return f"expected {_KINDS[kind]}, got {_kind(value)}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        hint = suggest(value, choices) if isinstance(value, str) else ""
+        return f"expected one of {', '.join(choices)}; got {value!r}{hint}"
+    if kind == "finite_number":
+        return "expected a finite number"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) <= 40 else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def load_declarations(paths: Sequence[str | Path]) -> Declarations:
+    """Read and validate every declaration file under ``paths`` (see :func:`discover`).
+
+    Returns the :class:`Declarations`; raises :class:`~metabase_guard.errors.DeclarationError`
+    with every problem of every file when anything is wrong.
+    """
+    reader = _Reader()
+    for path in discover(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            reader.problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
+            continue
+        reader.read_bytes(data, str(path))
+    if reader.problems:
+        raise DeclarationError(reader.problems)
+    return reader.declarations
+
+
+def load_text(text: str, filename: str = "<string>") -> Declarations:
+    """Read declarations from a string, for tests and tools; raises as :func:`load_declarations`."""
+    reader = _Reader()
+    reader.read_text(text, filename)
+    if reader.problems:
+        raise DeclarationError(reader.problems)
+    return reader.declarations
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a declaration file, for editors and ``schema``."""
+    schema = DeclarationFile.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "metabase-guard declarations",
+        "description": DeclarationFile.__doc__ or "",
+    }

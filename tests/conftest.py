@@ -1,0 +1,1 @@
+pytest_plugins = ["metabase_guard.sandbox.pytest_plugin"]

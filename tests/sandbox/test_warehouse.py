@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from metabase_guard.evaluation import evaluate
+from metabase_guard.sandbox.warehouse import SqlError, Warehouse, default_tables, translate
+
+README_QUERY = """SELECT date_trunc('week', pushed_at) AS week, count(*) AS recommendations
+FROM recommendations
+WHERE pushed_at >= date_trunc('week', now()) - interval '7 days'
+  AND pushed_at < date_trunc('week', now())
+GROUP BY 1"""
+
+TODAY = date(2026, 11, 26)  # a Thursday; last week starts Monday 2026-11-16
+NOW = datetime(2026, 11, 26, 9, 30, 0)
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, dict[str, Any]]:
+    return default_tables(TODAY)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tables: dict[str, dict[str, Any]]) -> Warehouse:
+    return Warehouse(tables, clock=lambda: NOW)
+
+
+def small(clock: datetime = NOW) -> Warehouse:
+    return Warehouse(
+        {
+            "events": {
+                "columns": ["id", "at", "note"],
+                "rows": [
+                    [1, "2026-11-23 08:00:00", "now() - interval '7 days'"],
+                    [2, "2026-11-25 23:59:59", "it's"],
+                    [3, "2026-11-26 00:00:00", None],
+                ],
+            }
+        },
+        clock=lambda: clock,
+    )
+
+
+def weekly_counts(tables: dict[str, dict[str, Any]]) -> Counter[date]:
+    counts: Counter[date] = Counter()
+    for row in tables["recommendations"]["rows"]:
+        day = date.fromisoformat(row[1][:10])
+        counts[day - timedelta(days=day.weekday())] += 1
+    return counts
+
+
+# --------------------------------------------------------------------------- sample data
+
+
+def test_readme_query_returns_last_week_below_goal(
+    warehouse: Warehouse, tables: dict[str, dict[str, Any]]
+) -> None:
+    result = warehouse.run(README_QUERY)
+    assert result.columns == ["week", "recommendations"]
+    assert result.rows == [["2026-11-16 00:00:00", weekly_counts(tables)[date(2026, 11, 16)]]]
+    assert 2300 <= result.rows[0][1] < 2400
+    assert result.base_types == ["type/DateTime", "type/Integer"]
+    verdict = evaluate("line", {"graph.goal_value": 2400}, "goal_below", result)
+    assert verdict.sends
+
+
+def test_default_tables_shape(tables: dict[str, dict[str, Any]]) -> None:
+    counts = weekly_counts(tables)
+    assert len(counts) == 52
+    assert max(counts) == date(2026, 11, 16)
+    assert min(counts) == date(2026, 11, 16) - timedelta(weeks=51)
+    assert all(2300 <= n <= 3200 for n in counts.values())
+    assert 2 <= sum(n < 2400 for n in counts.values()) < 52
+    assert len(tables["recommendations"]["rows"]) < 150_000
+    runs = tables["model_runs"]["rows"]
+    assert any(r[1] == "failed" for r in runs[:-1])
+    assert runs[-1][1] == "failed"
+    assert runs[-1][0].startswith("2026-11-25")
+
+
+def test_default_tables_deterministic() -> None:
+    first = default_tables(TODAY)
+    assert first == default_tables(TODAY)
+    assert (
+        weekly_counts(default_tables(TODAY + timedelta(weeks=1)))[date(2026, 11, 23)]
+        == (weekly_counts(first)[date(2026, 11, 16)])
+    )
+
+
+def test_clock_moves_now(tables: dict[str, dict[str, Any]]) -> None:
+    later = Warehouse(tables, clock=lambda: NOW + timedelta(weeks=1))
+    result = later.run(README_QUERY)
+    assert result.rows == []
+    earlier = Warehouse(tables, clock=lambda: NOW - timedelta(weeks=1))
+    assert earlier.run(README_QUERY).rows[0][0] == "2026-11-09 00:00:00"
+
+
+def test_clock_is_read_per_run() -> None:
+    moments = [NOW, NOW + timedelta(days=10)]
+    wh = Warehouse({}, clock=lambda: moments[0])
+    assert wh.run("SELECT now()").rows == [["2026-11-26 09:30:00"]]
+    moments[0] = moments[1]
+    assert wh.run("SELECT now()").rows == [["2026-12-06 09:30:00"]]
+
+
+# --------------------------------------------------------------------------- translation
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("date_trunc('week', '2026-11-26 09:30:00')", "2026-11-23 00:00:00"),
+        ("date_trunc('week', '2026-11-23 00:00:00')", "2026-11-23 00:00:00"),
+        ("date_trunc('week', '2026-11-22 23:59:59')", "2026-11-16 00:00:00"),
+        ("date_trunc('day', '2026-11-26 09:30:00')", "2026-11-26 00:00:00"),
+        ("date_trunc('hour', '2026-11-26T09:30:12')", "2026-11-26 09:00:00"),
+        ("date_trunc('month', '2026-11-26')", "2026-11-01 00:00:00"),
+        ("date_trunc('year', '2026-11-26')", "2026-01-01 00:00:00"),
+        ("now()", "2026-11-26 09:30:00"),
+        ("current_date", "2026-11-26"),
+        ("CURRENT_TIMESTAMP", "2026-11-26 09:30:00"),
+        ("now() - interval '7 days'", "2026-11-19 09:30:00"),
+        ("now() + INTERVAL '1 hour'", "2026-11-26 10:30:00"),
+        ("now() - interval '1 day 2 hours'", "2026-11-25 07:30:00"),
+        ("now() - interval '2 weeks' + interval '30 minutes'", "2026-11-12 10:00:00"),
+        ("'2026-03-31' - interval '1 month'", "2026-02-28 00:00:00"),
+        ("current_date - interval '1 year'", "2025-11-26 00:00:00"),
+        ("(now() - interval '1 day')::date", "2026-11-25"),
+        ("now()::date - interval '1 day'", "2026-11-25 00:00:00"),
+        ("'2026-11-26 09:30:00'::timestamp", "2026-11-26 09:30:00"),
+        ("date '2026-11-26' + interval '1 day'", "2026-11-27 00:00:00"),
+        ("'42'::int + 1", 43),
+    ],
+)
+def test_postgres_subset(expr: str, expected: object) -> None:
+    assert small().run(f"SELECT {expr} AS v").rows == [[expected]]
+
+
+def test_current_date_compares_like_postgres() -> None:
+    wh = small()
+    assert wh.run("SELECT id FROM events WHERE at >= current_date").rows == [[3]]
+    assert wh.run("SELECT id FROM events WHERE at < current_date ORDER BY id").rows == [[1], [2]]
+
+
+def test_string_literals_untouched() -> None:
+    sql = "SELECT 'now() - interval ''7 days''' AS a, \"note\" FROM events WHERE note = 'it''s'"
+    assert "pg_add_interval" not in translate(sql)
+    result = small().run(sql)
+    assert result.rows == [["now() - interval '7 days'", "it's"]]
+    stored = small().run("SELECT note FROM events WHERE id = 1")
+    assert stored.rows == [["now() - interval '7 days'"]]
+
+
+def test_comments_untouched() -> None:
+    sql = "SELECT 1 AS one -- now() - interval '7 days'\n"
+    assert translate(sql) == sql
+
+
+def test_result_names_follow_postgres() -> None:
+    result = small().run('SELECT count(*), max(at) AS Latest, id AS "MixedCase" FROM events')
+    assert result.columns == ["count", "latest", "MixedCase"]
+
+
+def test_max_rows_truncates() -> None:
+    assert len(small().run("SELECT id FROM events", max_rows=2).rows) == 2
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM missing_table", "no such table: missing_table"),
+        ("SELEC 1", "syntax error"),
+        ("SELECT 1; SELECT 2", "one statement"),
+        ("SELECT date_trunc('fortnight', now())", "fortnight"),
+        ("SELECT now() - interval '3 lightyears'", "lightyears"),
+        ("SELECT interval '1 day'", "interval"),
+        ("SELECT 'unterminated", "unterminated"),
+        ("SELECT 1::money", "money"),
+        ("DELETE FROM events", "readonly"),
+    ],
+)
+def test_sql_errors(sql: str, message: str) -> None:
+    with pytest.raises(SqlError, match=message):
+        small().run(sql)
+
+
+def test_data_survives_rejected_write() -> None:
+    wh = small()
+    with pytest.raises(SqlError):
+        wh.run("DROP TABLE events")
+    assert wh.run("SELECT count(*) FROM events").rows == [[3]]
+
+
+def test_add_tables_replaces() -> None:
+    wh = small()
+    wh.add_tables({"events": {"columns": ["id"], "rows": [[7]]}})
+    assert wh.run("SELECT id FROM events").rows == [[7]]
+    assert wh.tables() == ["events"]
+
+
+def test_column_types() -> None:
+    types = small().run("SELECT id, at, note, date(at) AS d, 1.5 AS f, NULL AS n FROM events")
+    assert types.base_types == [
+        "type/Integer",
+        "type/DateTime",
+        "type/Text",
+        "type/Date",
+        "type/Float",
+        None,
+    ]
+    assert small().column_types("SELECT id FROM events") == ["type/Integer"]
+
+
+# ------------------------------------------------------------------------------- threading
+
+
+def test_thread_safety(warehouse: Warehouse) -> None:
+    expected = warehouse.run(README_QUERY).rows
+    errors: list[BaseException] = []
+    results: list[Any] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(warehouse.run(README_QUERY).rows)
+                results.append(warehouse.run("SELECT count(*) FROM model_runs").rows)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 80
+    assert all(r in (expected, [[90]]) for r in results)
+    assert results.count(expected) == 40
