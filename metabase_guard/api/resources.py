@@ -29,7 +29,7 @@ from metabase_guard.api.models import (
     User,
 )
 from metabase_guard.api.transport import Transport
-from metabase_guard.errors import NotFoundError
+from metabase_guard.errors import NotFoundError, RequestRejectedError
 
 __all__ = [
     "CardsAPI",
@@ -87,16 +87,23 @@ class ServerAPI(_Manager):
         return body if isinstance(body, dict) else {}
 
     def has_notification_api(self) -> bool:
-        """Probe ``GET /api/notification``: False when the route does not exist (before 0.54)."""
+        """Probe ``GET /api/notification``: False when the route does not exist (before 0.54).
+
+        Asks for the alerts of a card id that cannot exist, so the answer is small; a
+        rejected parameter still proves the route exists.
+        """
         try:
             self._t.request(
-                "GET", "/api/notification", params={"payload_type": "notification/card",
-                                                    "card_id": 0}
+                "GET",
+                "/api/notification",
+                params={"payload_type": "notification/card", "card_id": 2**31 - 1},
             )
         except NotFoundError as exc:
             if exc.route_missing:
                 return False
             raise
+        except RequestRejectedError:
+            return True
         return True
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -32,7 +33,6 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
 )
 
 from metabase_guard._version import __version__
@@ -318,7 +318,9 @@ class Transport:
         policy = self.retry
 
         def wait(state: RetryCallState) -> float:
-            base = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)(state)
+            # capped exponential backoff, plus jitter so parallel writers do not retry in step
+            exponential = policy.initial_wait * 2.0 ** (state.attempt_number - 1)
+            base = min(policy.max_wait, exponential) + random.uniform(0, policy.initial_wait)
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
             if isinstance(error, _Retryable) and error.retry_after is not None:
