@@ -256,20 +256,29 @@ def make_plan(
 
 
 def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanaged]) -> None:
+    """Say plainly why an unmarked card that looks like ``item`` is not taken over."""
     path = "/".join(split_path(item.view.collection))
     for card in live.cards:
-        if (
-            card.name == item.view.name
-            and managed_key(card.description) is None
-            and live.collection_path(card.collection_id) == path
-        ):
-            unmanaged.append(Unmanaged(
-                f"card #{card.id}",
-                f"has the name {card.name!r} in {path or 'the root collection'} but no "
-                f"metabase-guard mark (hand-made, or its mark was removed by hand); it is left "
-                f"alone and a new card is created for {item.key!r}. To adopt it instead, run "
-                f"`metabase-guard import --card {card.id}`",
-            ))
+        if card.name != item.view.name or managed_key(card.description) is not None:
+            continue
+        where = live.collection_path(card.collection_id) or "the root collection"
+        ours = [n for n in live.alerts_of(card.id) if n.active and n.creator_id == live.me.id]
+        if ours:
+            why = (f"has the name {card.name!r} in {where} and {len(ours)} active alert(s) made "
+                   "by metabase-guard's user, but no metabase-guard mark: the mark was probably "
+                   "removed by hand, so metabase-guard no longer manages it (its alerts keep "
+                   "running) and creates a new card")
+        elif live.collection_path(card.collection_id) == path:
+            why = (f"has the name {card.name!r} in {where} but no metabase-guard mark "
+                   "(hand-made, or its mark was removed by hand); it is left alone and a new "
+                   "card is created")
+        else:
+            continue
+        unmanaged.append(Unmanaged(
+            f"card #{card.id}",
+            f"{why} for {item.key!r}. To manage this card instead, run "
+            f"`metabase-guard import --card {card.id}` before applying.",
+        ))
 
 
 def _mail_effect(verb: str, recipients: list[str], mail: bool) -> tuple[str, ...]:

@@ -241,3 +241,13 @@ def test_marker_round_trip() -> None:
     assert managed_key(text) == "my-key"
     assert managed_key("no marker") is None
     assert managed_key(None) is None
+
+
+def test_card_whose_mark_was_removed_is_reported_plainly() -> None:
+    unmarked = managed_card(description="The recommender must push ...", collection_id=5)
+    plan = plan_for(live_state([unmarked], [managed_alert()]))
+    assert ("create", "card weekly-recommendations") in [(c.action, c.address)
+                                                         for c in plan.changes]
+    note = next(u for u in plan.unmanaged if u.address == "card #10")
+    assert "mark was probably removed by hand" in note.reason
+    assert "import --card 10" in note.reason

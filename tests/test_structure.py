@@ -1,0 +1,70 @@
+"""Structural guards: the public API, and the import layering of docs/architecture.md."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import metabase_guard
+
+PACKAGE = Path(metabase_guard.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((PACKAGE / folder).rglob("*.py"))
+
+
+def test_public_api_is_sorted_complete_and_importable() -> None:
+    names = metabase_guard.__all__
+    assert names == sorted(names)
+    for name in names:
+        assert getattr(metabase_guard, name) is not None
+    for required in ("load", "plan", "apply", "connect", "render_text", "render_json",
+                     "render_markdown", "Plan", "MetabaseClient"):
+        assert required in names
+
+
+def test_client_planner_and_declarations_never_import_the_sandbox() -> None:
+    for folder in ("api", "reconcile", "spec", "render"):
+        for path in _modules(folder):
+            bad = {m for m in _imports(path) if m.startswith("metabase_guard.sandbox")}
+            assert not bad, f"{path.name} imports {bad}"
+
+
+def test_pure_layers_do_no_http() -> None:
+    for folder in ("reconcile", "spec", "render"):
+        for path in _modules(folder):
+            if path.name in ("live.py", "apply.py"):
+                continue  # the snapshot reader and the writer are the I/O edge of reconcile
+            bad = {m for m in _imports(path) if m in ("requests", "metabase_guard.api.client",
+                                                      "metabase_guard.api.transport")}
+            assert not bad, f"{path.name} imports {bad}"
+
+
+def test_only_the_transport_uses_requests() -> None:
+    users = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+             if "requests" in _imports(p)]
+    assert users == ["api/transport.py"]
+
+
+def test_library_modules_do_not_print() -> None:
+    allowed = {"cli.py", "demo.py", "importer.py", "sandbox/server.py"}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in allowed:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+                  and isinstance(n.func, ast.Name) and n.func.id == "print"]
+        assert not prints, f"{rel} prints at lines {prints}"
