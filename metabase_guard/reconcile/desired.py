@@ -224,7 +224,13 @@ def alert_view_of(notification: Notification, live: LiveState) -> AlertView:
         for recipient in handler.recipients:
             value = (recipient.details or {}).get("value")
             if recipient.type == "notification-recipient/user":
-                target = users.get(recipient.user_id or -1, f"user#{recipient.user_id}")
+                # Metabase hydrates the user; it is the only way to name them when the
+                # credentials may not list users (a non-admin key)
+                hydrated = (recipient.model_extra or {}).get("user")
+                fallback = (str(hydrated["email"]).lower()
+                            if isinstance(hydrated, dict) and hydrated.get("email")
+                            else f"user#{recipient.user_id}")
+                target = users.get(recipient.user_id or -1, fallback)
             elif recipient.type == "notification-recipient/group":
                 groups.add(group_names.get(recipient.permissions_group_id or -1,
                                            f"group#{recipient.permissions_group_id}"))

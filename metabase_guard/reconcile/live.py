@@ -175,5 +175,5 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         slack_configured=slack_ok,
         slack_channels=channels,
         mbql5=client.uses_mbql5,
-        warnings=warnings,
+        warnings=sorted(warnings),
     )

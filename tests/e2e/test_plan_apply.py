@@ -246,3 +246,17 @@ def test_api_key_never_in_output_even_in_debug_and_errors(env: Env, monkeypatch)
     bad = env.run("--debug", "plan")
     assert bad.code == 1 and "Unauthenticated" in bad.err
     assert key not in bad.both
+
+
+def test_a_non_admin_login_converges_and_is_told_what_it_cannot_check(  # type: ignore[no-untyped-def]
+    env: Env, monkeypatch
+) -> None:
+    monkeypatch.delenv("METABASE_API_KEY")
+    monkeypatch.setenv("METABASE_USERNAME", "pm@example.com")
+    monkeypatch.setenv("METABASE_PASSWORD", "priya")
+    target = str(env.alerts / "recommender.yaml")
+    first = env.run("apply", "--yes", target)
+    assert first.code == 0, first.err
+    assert "may not list users" in first.out
+    again = env.run("plan", "--detailed-exitcode", target)
+    assert again.code == 0, again.out
