@@ -328,10 +328,9 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
     the first subscription kept and re-timed, handlers matched by channel and recipients by
     who they are, so only what really changed gets a new row.
     """
-    body = stored.wire()
+    body = _put_body(stored)
     body["active"] = spec.active
     payload = dict(body.get("payload") or {})
-    payload.pop("card", None)
     payload.update(
         card_id=spec.card_id, send_condition=spec.send_condition, send_once=spec.send_once
     )
@@ -350,8 +349,16 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
         match = _take(unused, lambda h, w=wanted: _same_channel(h, w))
         handlers.append(_merge_handler(match, wanted))
     body["handlers"] = handlers
+    return body
+
+
+def _put_body(stored: Notification) -> dict[str, Any]:
+    """The stored alert as a PUT body: every field and id kept, hydrated extras dropped."""
+    body = stored.wire()
     for key in ("creator", "created_at", "updated_at"):
         body.pop(key, None)
+    if isinstance(body.get("payload"), dict):
+        body["payload"].pop("card", None)
     return body
 
 
@@ -467,26 +474,16 @@ class NotificationsAPI(_Manager):
 
         There is no DELETE for notifications; an inactive alert keeps its rows.
         """
-        stored = self.get(notification_id)
-        body = stored.wire()
-        body["active"] = active
-        for key in ("creator", "created_at", "updated_at"):
-            body.pop(key, None)
-        if isinstance(body.get("payload"), dict):
-            body["payload"].pop("card", None)
-        return Notification.model_validate(
-            self._t.request("PUT", f"/api/notification/{notification_id}", json_body=body)
-        )
+        return self._rewrite(notification_id, active=active)
 
     def adopt(self, notification_id: int, creator_id: int) -> Notification:
         """Make ``creator_id`` the alert's creator (superusers only), by read-merge-write."""
-        stored = self.get(notification_id)
-        body = stored.wire()
-        body["creator_id"] = creator_id
-        for key in ("creator", "created_at", "updated_at"):
-            body.pop(key, None)
-        if isinstance(body.get("payload"), dict):
-            body["payload"].pop("card", None)
+        return self._rewrite(notification_id, creator_id=creator_id)
+
+    def _rewrite(self, notification_id: int, **changes: Any) -> Notification:
+        """GET, change top-level fields, PUT everything back with every id kept."""
+        body = _put_body(self.get(notification_id))
+        body.update(changes)
         return Notification.model_validate(
             self._t.request("PUT", f"/api/notification/{notification_id}", json_body=body)
         )

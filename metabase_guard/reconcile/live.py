@@ -58,21 +58,11 @@ class LiveState:
 
     def managed_cards(self) -> dict[str, Card]:
         """Live (not archived) cards carrying a marker, by key; the oldest wins a tie."""
-        out: dict[str, Card] = {}
-        for card in sorted(self.cards, key=lambda c: c.id):
-            key = managed_key(card.description)
-            if key and key not in out:
-                out[key] = card
-        return out
+        return _by_marker(self.cards)
 
     def archived_managed_cards(self) -> dict[str, Card]:
         """Archived cards carrying a marker, by key."""
-        out: dict[str, Card] = {}
-        for card in sorted(self.archived_cards, key=lambda c: c.id):
-            key = managed_key(card.description)
-            if key and key not in out:
-                out[key] = card
-        return out
+        return _by_marker(self.archived_cards)
 
     def alerts_of(self, card_id: int) -> list[Notification]:
         """Card alerts on ``card_id``, active or not, in id order."""
@@ -112,6 +102,15 @@ class LiveState:
                 return "missing"
             parent = int(siblings[0].id)
         return parent
+
+
+def _by_marker(cards: list[Card]) -> dict[str, Card]:
+    out: dict[str, Card] = {}
+    for card in sorted(cards, key=lambda c: c.id):
+        key = managed_key(card.description)
+        if key and key not in out:
+            out[key] = card
+    return out
 
 
 def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
