@@ -190,8 +190,9 @@ def make_plan(
             doomed = [n for n in live_alerts if n.active]
             if doomed:
                 effects.append(
-                    f"Metabase deletes all {len(doomed)} active alert(s) of this card because "
-                    f"{kill_reason}" + (
+                    f"Metabase deletes all {len(doomed)} active alert(s) of this card"
+                    + (" and e-mails their recipients" if mail else "")
+                    + f" because {kill_reason}" + (
                         f", including {len(doomed) - sum(1 for n in doomed if n in ours)} "
                         "not managed by metabase-guard"
                         if any(n not in ours for n in doomed) else ""

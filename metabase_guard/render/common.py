@@ -7,7 +7,7 @@ from typing import Any
 
 from metabase_guard.reconcile.diff import schedule_words
 
-__all__ = ["fmt_field", "fmt_value"]
+__all__ = ["fmt_field", "fmt_value", "shown"]
 
 
 def fmt_value(value: Any) -> str:
@@ -33,3 +33,8 @@ def fmt_field(name: str, value: Any, timezone: str) -> str:
     if name == "schedule" and isinstance(value, str) and value:
         return f"{json.dumps(schedule_words(value, timezone))} ({value})"
     return fmt_value(value)
+
+
+def shown(name: str, value: object) -> bool:
+    """On creates and deletes, leave out what is empty or off: the block stays readable."""
+    return name != "path" and value not in (None, False, (), [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metabase_guard.reconcile.plan import Plan
-from metabase_guard.render.common import fmt_field
+from metabase_guard.render.common import fmt_field, shown
 
 __all__ = ["render_markdown"]
 
@@ -38,7 +38,7 @@ def render_markdown(plan: Plan) -> str:
             else:
                 details = "<br>".join(
                     f"`{k}`: {_cell(fmt_field(k, v, plan.timezone))}" for k, v in change.values
-                    if k != "sql"
+                    if k != "sql" and shown(k, v)
                 )
             for effect in change.effects:
                 details += f"<br>⚠️ {_cell(effect)}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metabase_guard.reconcile.plan import Change, Plan
-from metabase_guard.render.common import fmt_field
+from metabase_guard.render.common import fmt_field, shown
 
 __all__ = ["render_text"]
 
@@ -25,10 +25,6 @@ def _indent(text: str, pad: str) -> str:
                      for i, line in enumerate(text.split("\n")))
 
 
-def _shown(name: str, value: object) -> bool:
-    """On creates and deletes, leave out what is empty or off: the block stays readable."""
-    return name != "path" and value not in (None, False, (), [])
-
 
 def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     symbol = _paint(_SYMBOL[change.action], _COLOUR[change.action], colour)
@@ -48,7 +44,7 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
             rows.append(("~", f.field, f"{old} -> {new}"))
     else:
         rows = [(_SYMBOL[change.action], k, fmt_field(k, v, timezone))
-                for k, v in change.values if _shown(k, v)]
+                for k, v in change.values if shown(k, v)]
     if not rows:
         lines.append(head)
     else:
