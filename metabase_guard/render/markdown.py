@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from metabase_guard.lint import Finding, count_by_severity
 from metabase_guard.reconcile.plan import Plan
 from metabase_guard.render.common import fmt_field, shown
 
@@ -14,8 +17,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def render_markdown(plan: Plan) -> str:
-    """The plan as GitHub-flavoured markdown."""
+def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
+    """The plan as GitHub-flavoured markdown; ``findings``: a lint section."""
     summary = plan.summary
     out = [
         "### metabase-guard plan",
@@ -54,5 +57,13 @@ def render_markdown(plan: Plan) -> str:
         out += ["", "</details>"]
     for note in plan.notes:
         out += ["", f"> {note}"]
+    if findings:
+        out += ["", f"**Lint: {count_by_severity(findings)}**", ""]
+        for f in findings:
+            icon = "❌" if f.severity == "error" else "⚠️"
+            path = ".".join(p for p in (f.key, f.field) if p)
+            hint = f" *Hint:* {_cell(f.hint)}" if f.hint else ""
+            out.append(f"- {icon} `{f.rule}` {_cell(f.where)}" + (f" `{path}`" if path else "")
+                       + f": {_cell(f.message)}.{hint}")
     out += ["", f"<sub>checksum `{plan.checksum[:16]}`</sub>"]
     return "\n".join(out) + "\n"

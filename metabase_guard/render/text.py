@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from metabase_guard.lint import Finding, count_by_severity
 from metabase_guard.reconcile.plan import Change, Plan
-from metabase_guard.render.common import fmt_field, shown
+from metabase_guard.render.common import fmt_field, fmt_value, shown
 
 __all__ = ["render_text"]
 
@@ -26,6 +30,19 @@ def _indent(text: str, pad: str) -> str:
 
 
 
+def _list_change(old: Sequence[Any], new: Sequence[Any]) -> str:
+    """``+ "a", - "b" (2 unchanged)``: what a list gains and loses, not two whole lists."""
+    added = [f"+ {fmt_value(v)}" for v in new if v not in old]
+    removed = [f"- {fmt_value(v)}" for v in old if v not in new]
+    kept = sum(1 for v in new if v in old)
+    return ", ".join(added + removed) + (f" ({kept} unchanged)" if kept else "")
+
+
+def _gap(out: list[str]) -> None:
+    if out and out[-1] != "":
+        out.append("")
+
+
 def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     symbol = _paint(_SYMBOL[change.action], _COLOUR[change.action], colour)
     words = _WORDS[change.action]
@@ -39,6 +56,9 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     rows: list[tuple[str, str, str]] = []
     if change.fields:
         for f in change.fields:
+            if isinstance(f.old, (list, tuple)) and isinstance(f.new, (list, tuple)):
+                rows.append(("~", f.field, _list_change(f.old, f.new)))
+                continue
             old = fmt_field(f.field, f.old, timezone)
             new = fmt_field(f.field, f.new, timezone)
             rows.append(("~", f.field, f"{old} -> {new}"))
@@ -65,8 +85,8 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, *, colour: bool = False) -> str:
-    """The plan as text for a terminal or a CI log."""
+def render_text(plan: Plan, *, colour: bool = False, findings: Sequence[Finding] = ()) -> str:
+    """The plan as text for a terminal or a CI log; ``findings``: a lint section."""
     out: list[str] = [
         f"Metabase {plan.url} (version {plan.version}, report timezone {plan.timezone})",
         "",
@@ -84,22 +104,27 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
             out.extend(_block(change, plan.timezone, colour))
             out.append("")
     if plan.pending_deletes:
-        out.append("")
+        _gap(out)
         out.append("Kept because --prune was not given (no longer declared):")
         for change in plan.pending_deletes:
             out.append(f"  {change.address} (id {change.live_id})")
     if plan.unmanaged:
-        out.append("")
+        _gap(out)
         out.append("Left alone (not managed by metabase-guard):")
         for item in plan.unmanaged:
             out.append(f"  {item.address}: {item.reason}")
     if plan.notes:
-        out.append("")
+        _gap(out)
         for note in plan.notes:
             out.append(f"Note: {note}")
+    if findings:
+        _gap(out)
+        out.append(f"Lint ({count_by_severity(findings)}):")
+        for finding in findings:
+            out.append("  " + str(finding).replace("\n", "\n  "))
     if not plan.is_empty:
         summary = plan.summary
-        out.append("")
+        _gap(out)
         out.append(_paint(
             f"Plan: {summary['create']} to add, {summary['update']} to change, "
             f"{summary['delete']} to destroy.", _BOLD, colour))
