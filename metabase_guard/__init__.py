@@ -12,14 +12,19 @@ The Python API does everything the CLI does::
 """
 
 from metabase_guard._version import __version__
+from metabase_guard.alerttests import TestReport
 from metabase_guard.api.client import MetabaseClient
+from metabase_guard.check import CheckReport
 from metabase_guard.engine import (
     PlanResult,
     apply,
+    check,
     connect,
+    lint,
     load,
     plan,
     read_saved_plan,
+    run_tests,
     save_plan,
 )
 from metabase_guard.errors import (
@@ -33,6 +38,7 @@ from metabase_guard.errors import (
     UnsafePlanError,
     UnsupportedServerError,
 )
+from metabase_guard.lint import Finding
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Thresholds
@@ -44,28 +50,34 @@ __all__ = [
     "ApplyError",
     "ApplyReport",
     "Change",
+    "CheckReport",
     "ConfigError",
     "DeclarationError",
     "Declarations",
     "Defaults",
     "FieldChange",
+    "Finding",
     "MetabaseClient",
     "MetabaseGuardError",
     "Plan",
     "PlanResult",
     "ResolveError",
     "StalePlanError",
+    "TestReport",
     "Thresholds",
     "UnsafePlanError",
     "UnsupportedServerError",
     "__version__",
     "apply",
+    "check",
     "connect",
+    "lint",
     "load",
     "plan",
     "read_saved_plan",
     "render_json",
     "render_markdown",
     "render_text",
+    "run_tests",
     "save_plan",
 ]

@@ -1,7 +1,9 @@
 """The ``metabase-guard`` command: a thin layer over the Python API; the only module that prints.
 
-Exit codes: 0 success; 1 error (bad input, refused, failed); 2 changes present (``plan
---detailed-exitcode``); 3 an unexpected error (a bug: please report it); 130 interrupted.
+Exit codes: 0 success; 1 error (bad input, refused, failed, lint errors, failing alert tests,
+``check`` finding a broken alert); 2 changes present (``plan --detailed-exitcode``) or an alert
+that would send now (``check --fail-on-send``); 3 an unexpected error (a bug: please report
+it); 130 interrupted.
 Data (plans, JSON, YAML) goes to stdout, chatter and errors to stderr.
 """
 
@@ -17,7 +19,9 @@ from typing import Any, TextIO
 
 from metabase_guard import engine
 from metabase_guard._version import __version__
+from metabase_guard.alerttests import junit_xml, render_report
 from metabase_guard.api.client import MetabaseClient
+from metabase_guard.check import exit_status, render_check
 from metabase_guard.config import Settings, resolve_settings
 from metabase_guard.errors import (
     ApplyError,
@@ -27,6 +31,7 @@ from metabase_guard.errors import (
     ResolveError,
     redact,
 )
+from metabase_guard.lint import Finding, count_by_severity, has_errors
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, Thresholds
@@ -87,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check declarations offline (no server)")
     _paths_arg(p)
     p.add_argument("--config")
+    p.add_argument("--target", help="a named target from the config file")
+    p.add_argument("--strict", action="store_true", help="lint warnings are errors")
 
     p = sub.add_parser("plan", help="show what apply would change (never writes)")
     _paths_arg(p)
@@ -96,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the plan (JSON, with its checksum) for apply --plan")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 0 with no changes, 2 with changes, 1 on error")
+    p.add_argument("--strict", action="store_true", help="lint warnings are errors")
 
     p = sub.add_parser("apply", help="make Metabase match the declarations")
     _paths_arg(p)
@@ -113,12 +121,28 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="write declarations for existing cards and adopt them")
     _connection_args(p)
     p.add_argument("--card", type=int, action="append", default=[], help="card id (repeatable)")
+    p.add_argument("--key", help="the declaration key to give the one --card (default: from "
+                                 "its marker, else its name)")
     p.add_argument("--collection", action="append", default=[], help="collection path")
     p.add_argument("--all-alerts", action="store_true", help="every card that has alerts")
     p.add_argument("--out", help="write the YAML here (default: stdout)")
     p.add_argument("--no-adopt", action="store_true",
                    help="only write YAML; do not mark the cards or take over their alerts")
     p.add_argument("--yes", action="store_true", help="do not ask before adopting")
+
+    p = sub.add_parser("check", help="run each question now (read-only) and show what its "
+                       "alerts would do")
+    _paths_arg(p)
+    _connection_args(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--fail-on-send", action="store_true",
+                   help="exit 2 when any alert would send now (1 stays: a broken alert)")
+    p.add_argument("--concurrency", type=int, help="queries run at once (default 4)")
+
+    p = sub.add_parser("test", help="run the offline alert tests (files with 'tests:')")
+    _paths_arg(p)
+    p.add_argument("--config")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
 
     sub.add_parser("schema", help="print the JSON Schema of the declaration format")
 
@@ -159,6 +183,11 @@ def _client(settings: Settings) -> MetabaseClient:
     if not settings.url:
         raise ConfigError("no Metabase URL: pass --url, set METABASE_URL or put url: in "
                           "metabase-guard.yaml")
+    if not (settings.api_key or (settings.username and settings.password)):
+        raise ConfigError(
+            f"no credentials: set {settings.api_key_env} to an API key, or "
+            f"{settings.username_env} and {settings.password_env}"
+        )
     return engine.connect(
         settings.url,
         api_key=settings.api_key.reveal() if settings.api_key else None,
@@ -195,16 +224,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
-    _err(f"OK: {count} question(s) with {alerts} alert(s) in {len(declarations.files)} file(s).")
+    findings = engine.lint(declarations, strict=args.strict)
+    if _report_findings(findings):
+        return EXIT_ERROR
+    lint = f"; lint: {count_by_severity(findings)}" if findings else ""
+    _err(f"OK: {count} question(s) with {alerts} alert(s) in {len(declarations.files)} "
+         f"file(s){lint}.")
     return EXIT_OK
+
+
+def _report_findings(findings: Sequence[Finding], *, show: bool = True) -> bool:
+    """Print lint findings to stderr; True when any is an error (the command must fail)."""
+    if show:
+        for finding in findings:
+            _err(str(finding))
+    if has_errors(findings):
+        _err(f"Lint: {count_by_severity(findings)}; errors block (warnings count as errors "
+             "with --strict).")
+        return True
+    return False
 
 
 def _render(result: engine.PlanResult, fmt: str, colour: bool) -> str:
     if fmt == "json":
-        return render_json(result.plan)
+        return render_json(result.plan, findings=result.findings)
     if fmt == "markdown":
-        return render_markdown(result.plan)
-    return render_text(result.plan, colour=colour)
+        return render_markdown(result.plan, findings=result.findings)
+    return render_text(result.plan, colour=colour, findings=result.findings)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -212,9 +258,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
-        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings))
+        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings),
+                             strict=args.strict)
         log.debug("plan read the instance in %d requests", client.request_count)
     sys.stdout.write(_render(result, args.format, _use_colour(args.color, sys.stdout)))
+    if _report_findings(result.findings, show=False):
+        return EXIT_ERROR
     if args.out:
         engine.save_plan(result, args.out)
         _err(f"Saved the plan to {args.out} (checksum {result.plan.checksum[:12]}).")
@@ -267,7 +316,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
         result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings))
         if args.format == "text":
             sys.stdout.write(render_text(result.plan, colour=_use_colour(args.color,
-                                                                         sys.stdout)))
+                                                                         sys.stdout),
+                                         findings=result.findings))
+        if _report_findings(result.findings, show=args.format != "text"):
+            _err("Nothing was applied.")
+            return EXIT_ERROR
         if result.plan.is_empty:
             if args.format == "json":
                 print(json.dumps({"plan": result.plan.to_dict(), "report": None}, indent=2))
@@ -314,6 +367,36 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """``check``: run each question now, read-only, and say what each alert would do."""
+    settings = _settings(args)
+    declarations = engine.load(settings.paths)
+    with _client(settings) as client:
+        report = engine.check(declarations, client,
+                              concurrency=args.concurrency or min(settings.concurrency, 4))
+    sys.stdout.write(render_check(report, args.format))
+    status = exit_status(report, fail_on_send=args.fail_on_send)
+    if status == "broken":
+        _err("check: an alert is broken (query failed, can never fire, or Metabase fails it).")
+        return EXIT_ERROR
+    return EXIT_CHANGES if status == "sends" else EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """``test``: the offline alert tests; exit 1 when any fails."""
+    settings = _settings(args)
+    declarations = engine.load(settings.paths)
+    report = engine.run_tests(declarations)
+    sys.stdout.write(render_report(report))
+    if args.junit:
+        try:
+            with open(args.junit, "w", encoding="utf-8") as handle:
+                handle.write(junit_xml(report))
+        except OSError as exc:
+            raise ConfigError(f"cannot write the JUnit report {args.junit}: {exc}") from None
+    return EXIT_ERROR if report.failed else EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """``schema``: print the JSON Schema of the declaration format."""
     from metabase_guard.spec.loader import json_schema
@@ -349,6 +432,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
+    "check": cmd_check,
+    "test": cmd_test,
     "import": cmd_import,
     "schema": cmd_schema,
     "demo": cmd_demo,
@@ -359,7 +444,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on a usage error: 2 means "changes" here
+        return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_ERROR

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metabase_guard.alerttests import TestReport
+from metabase_guard.alerttests import run_tests as _run_tests
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.transport import RetryPolicy
-from metabase_guard.errors import ConfigError, StalePlanError
+from metabase_guard.check import CheckReport, run_check
+from metabase_guard.errors import ApiError, ConfigError, StalePlanError
+from metabase_guard.lint import Finding, lint_declarations, lint_live, sort_findings
+from metabase_guard.lint import strict as _strict
 from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
 from metabase_guard.reconcile.desired import Defaults, DesiredCard, resolve
 from metabase_guard.reconcile.diff import make_plan
@@ -33,10 +38,13 @@ from metabase_guard.spec.loader import Declarations, load_declarations
 __all__ = [
     "PlanResult",
     "apply",
+    "check",
     "connect",
+    "lint",
     "load",
     "plan",
     "read_saved_plan",
+    "run_tests",
     "save_plan",
 ]
 
@@ -49,6 +57,8 @@ class PlanResult:
     live: LiveState
     desired: list[DesiredCard]
     declarations: Declarations
+    findings: list[Finding] = field(default_factory=list)
+    """Lint findings, offline and live (see ``metabase_guard.lint``), errors first."""
 
 
 def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
@@ -86,12 +96,49 @@ def plan(
     *,
     prune: bool = False,
     defaults: Defaults | None = None,
+    strict: bool = False,
 ) -> PlanResult:
-    """Read the instance (a fixed number of requests, no writes) and diff the declarations."""
+    """Read the instance (a fixed number of requests, no writes) and diff the declarations.
+
+    ``result.findings`` holds the lint findings; ``strict`` turns warnings into errors.
+    """
     live = read_live(client)
     desired = resolve(declarations, live, defaults)
     made = make_plan(desired, live, url=client.url, prune=prune)
-    return PlanResult(plan=made, live=live, desired=desired, declarations=declarations)
+    findings = lint_declarations(declarations, burst=False) + lint_live(
+        declarations, desired, live, made, allowed_domains=_allowed_domains(client, desired, live)
+    )
+    findings = sort_findings(_strict(findings) if strict else findings)
+    return PlanResult(plan=made, live=live, desired=desired, declarations=declarations,
+                      findings=findings)
+
+
+def _allowed_domains(client: MetabaseClient, desired: list[DesiredCard], live: LiveState) -> Any:
+    """``subscription-allowed-domains``, read only when a raw address needs it (one GET)."""
+    users = {u.email.lower() for u in live.users if u.is_active}
+    if not any(e not in users for d in desired for a in d.alerts for e in a.view.email):
+        return None
+    try:
+        return client.server.setting("subscription-allowed-domains")
+    except ApiError:  # not an admin, or an open-source build without the setting
+        return None
+
+
+def lint(declarations: Declarations, *, strict: bool = False) -> list[Finding]:
+    """Offline lint findings (no server), errors first; ``strict`` makes warnings errors."""
+    findings = lint_declarations(declarations)
+    return sort_findings(_strict(findings) if strict else findings)
+
+
+def check(declarations: Declarations, client: MetabaseClient, *,
+          concurrency: int = 4) -> CheckReport:
+    """Run each declared question with alerts now (read-only) and judge its alerts."""
+    return run_check(declarations, client, concurrency=concurrency)
+
+
+def run_tests(declarations: Declarations) -> TestReport:
+    """Run the offline alert tests (``tests:`` files); DeclarationError on a bad test file."""
+    return _run_tests(declarations)
 
 
 def apply(

@@ -58,9 +58,13 @@ def _relative(path: str, root: str | None) -> str | None:
 
 
 def declarations_for(
-    cards: Iterable[Card], live: LiveState, *, default_collection: str | None = None
+    cards: Iterable[Card],
+    live: LiveState,
+    *,
+    default_collection: str | None = None,
+    keys: dict[int, str] | None = None,
 ) -> ImportResult:
-    """Declarations for ``cards`` (pure: reads only ``live``)."""
+    """Declarations for ``cards`` (pure: reads only ``live``); ``keys`` fixes a card's key."""
     result = ImportResult()
     taken: set[str] = set()
     for card in sorted(cards, key=lambda c: c.id):
@@ -70,7 +74,7 @@ def declarations_for(
                 "manages native SQL questions only"
             )
             continue
-        key = managed_key(card.description) or slugify(card.name)
+        key = (keys or {}).get(card.id) or managed_key(card.description) or slugify(card.name)
         base, n = key, 2
         while key in taken:
             key, n = f"{base}-{n}", n + 1
@@ -186,6 +190,10 @@ def run_import(
     """The ``import`` command."""
     if not (args.card or args.collection or args.all_alerts):
         raise ConfigError("say what to import: --card ID, --collection PATH or --all-alerts")
+    if args.key and len(args.card) != 1:
+        raise ConfigError("--key names the key of one card: give exactly one --card")
+    if args.key and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", args.key):
+        raise ConfigError(f"--key {args.key!r} is not a slug (lowercase letters, digits, -)")
     live = read_live(client)
     by_id = {c.id: c for c in live.cards}
     chosen: dict[int, Card] = {}
@@ -204,7 +212,8 @@ def run_import(
             if card_id in by_id:
                 chosen[card_id] = by_id[card_id]
     result = declarations_for(chosen.values(), live,
-                              default_collection=settings.default_collection)
+                              default_collection=settings.default_collection,
+                              keys={args.card[0]: args.key} if args.key else None)
     for reason in result.skipped:
         say(f"skipped: {reason}")
     if not result.questions:

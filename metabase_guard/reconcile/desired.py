@@ -266,7 +266,10 @@ def _choices(names: Sequence[str]) -> str:
     return ", ".join(sorted(names)) if names else "none"
 
 
-def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+def _unknown(kind: str, name: str, known: Sequence[str], unreadable: bool = False) -> str:
+    if unreadable:
+        return (f"cannot check the {kind} {name!r}: these credentials may not list "
+                f"{kind}s (use an admin API key)")
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"no {kind} named {name!r}{hint}; the instance has: {_choices(known)}"
@@ -370,7 +373,8 @@ def _resolve_alert(
         group = groups.get(name)
         if group is None:
             problems.append(_problem(decls, key, f"{where}.groups[{n}]",
-                                     _unknown("group", name, list(groups))))
+                                     _unknown("group", name, list(groups),
+                                              "groups" in live.unreadable)))
             continue
         email_recipients.append(RecipientSpec("notification-recipient/group", group_id=group.id))
     if email_recipients:
@@ -403,13 +407,15 @@ def _resolve_alert(
                 RecipientSpec("notification-recipient/raw-value", value=c) for c in slack
             ),
         ))
-    for n, name in enumerate(sorted(set(alert.webhook))):
+    for n, name in enumerate(alert.webhook):
         hook = hooks.get(name)
         if hook is None:
             problems.append(_problem(decls, key, f"{where}.webhook[{n}]",
-                                     _unknown("webhook channel", name, list(hooks))))
+                                     _unknown("webhook channel", name, list(hooks),
+                                              "webhook channels" in live.unreadable)))
             continue
         handlers.append(HandlerSpec("channel/http", channel_id=hook.id))
+    handlers.sort(key=lambda h: (h.channel_type, h.channel_id or 0))
 
     cron = to_cron(alert.schedule)
     view = AlertView(

@@ -77,7 +77,7 @@ def _user_label(live: LiveState, user_id: int | None) -> str:
             return user.email
     if live.me.id == user_id:
         return live.me.email
-    return f"user #{user_id}"
+    return f"user #{user_id} (an API key, or a deactivated user)"
 
 
 def _recipients(view: AlertView) -> list[str]:
@@ -123,6 +123,12 @@ def make_plan(
     unmanaged: list[Unmanaged] = []
     pending: list[Change] = []
     notes = list(live.warnings)
+    if not live.me.is_api_key:
+        notes.append(
+            f"metabase-guard acts as the person {live.me.email}: alerts this person made by "
+            "hand on managed cards count as managed (and --prune deactivates undeclared ones). "
+            "Use an API key so that only metabase-guard's own alerts are managed."
+        )
     managed = live.managed_cards()
     archived = live.archived_managed_cards()
     mail = live.email_configured
@@ -259,8 +265,8 @@ def make_plan(
 def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanaged]) -> None:
     """Say plainly why an unmarked card that looks like ``item`` is not taken over."""
     path = "/".join(split_path(item.view.collection))
-    for card in live.cards:
-        if card.name != item.view.name or managed_key(card.description) is not None:
+    for card in live.cards_named(item.view.name):
+        if managed_key(card.description) is not None:
             continue
         where = live.collection_path(card.collection_id) or "the root collection"
         ours = [n for n in live.alerts_of(card.id) if n.active and n.creator_id == live.me.id]
@@ -278,7 +284,7 @@ def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanage
         unmanaged.append(Unmanaged(
             f"card #{card.id}",
             f"{why} for {item.key!r}. To manage this card instead, run "
-            f"`metabase-guard import --card {card.id}` before applying.",
+            f"`metabase-guard import --card {card.id} --key {item.key}` before applying.",
         ))
 
 

@@ -53,6 +53,13 @@ class LiveState:
     slack_channels: tuple[str, ...]
     mbql5: bool = True
     warnings: list[str] = field(default_factory=list)
+    unreadable: frozenset[str] = frozenset()
+    _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _names_index: tuple[tuple[int, int], dict[str, list[Card]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # -- derived views (pure) -------------------------------------------------------------
 
@@ -65,11 +72,30 @@ class LiveState:
         return _by_marker(self.archived_cards)
 
     def alerts_of(self, card_id: int) -> list[Notification]:
-        """Card alerts on ``card_id``, active or not, in id order."""
-        return sorted(
-            (n for n in self.notifications if n.payload and n.payload.card_id == card_id),
-            key=lambda n: n.id,
-        )
+        """Card alerts on ``card_id``, active or not, in id order.
+
+        Indexed once per snapshot (rebuilt if ``notifications`` is replaced or grows): a plan
+        asks this for every declared card, and a scan per call made plans quadratic
+        (docs/benchmarks.md).
+        """
+        stamp = (id(self.notifications), len(self.notifications))
+        if self._alerts_index is None or self._alerts_index[0] != stamp:
+            index: dict[int, list[Notification]] = {}
+            for n in sorted(self.notifications, key=lambda n: n.id):
+                if n.payload:
+                    index.setdefault(n.payload.card_id, []).append(n)
+            self._alerts_index = (stamp, index)
+        return list(self._alerts_index[1].get(card_id, ()))
+
+    def cards_named(self, name: str) -> list[Card]:
+        """Live cards called ``name``, in snapshot order (indexed once, like ``alerts_of``)."""
+        stamp = (id(self.cards), len(self.cards))
+        if self._names_index is None or self._names_index[0] != stamp:
+            index: dict[str, list[Card]] = {}
+            for card in self.cards:
+                index.setdefault(card.name, []).append(card)
+            self._names_index = (stamp, index)
+        return list(self._names_index[1].get(name, ()))
 
     def collection_path(self, collection_id: int | None) -> str:
         """``"Health checks/Recommender"`` for an id; ``""`` for the root collection."""
@@ -118,12 +144,14 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
     client.require_notification_api()
     properties = client.properties
     warnings: list[str] = []
+    unreadable: set[str] = set()
 
     def guarded(call: Callable[[], T], default: T, what: str) -> Callable[[], T]:
         def run() -> T:
             try:
                 return call()
             except PermissionDeniedError:
+                unreadable.add(what)
                 warnings.append(
                     f"the credentials may not list {what}; names in the declarations that "
                     f"refer to {what} cannot be checked (use an admin API key)"
@@ -175,4 +203,5 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         slack_channels=channels,
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
+        unreadable=frozenset(unreadable),
     )

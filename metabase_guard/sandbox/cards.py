@@ -82,8 +82,14 @@ def _readable_card(store: Store, card_id: int, user: Row) -> Row:
 def card_json(
     store: Store, card: Row, user: Row, *, from_get: bool = False, legacy: bool = False
 ) -> Row:
-    """A card with its hydrations (``creator``, ``collection``, ``can_*``...)."""
-    out = copy.deepcopy(card)
+    """A card with its hydrations (``creator``, ``collection``, ``can_*``...).
+
+    A shallow copy: every caller hands the result straight to ``ok()``, which ``Sandbox.handle``
+    encodes to JSON under the sandbox lock, so nested values shared with the stored row are
+    never mutated (a deep copy per card made ``GET /api/card`` over 20,000 cards the slowest
+    part of a benchmark plan; docs/benchmarks.md).
+    """
+    out = dict(card)
     if legacy:
         out["dataset_query"] = queries.to_legacy(out["dataset_query"])
     out["visualization_settings"] = queries.normalize_viz_settings(out["visualization_settings"])

@@ -77,7 +77,8 @@ def _user(req: Request) -> Row:
 
 # ------------------------------------------------------------------------------ hydration
 def _rows_of(store: Store, table: str, column: str, value: int) -> list[Row]:
-    return [r for r in store.all(table) if r[column] == value]
+    # Foreign-key lookups only (notification_id, notification_handler_id): indexed.
+    return store.rows_where(table, column, value)
 
 
 def recipients_of(store: Store, handler_id: int) -> list[Row]:

@@ -80,6 +80,9 @@ class Store:
         self.send_log: list[dict[str, Any]] = []
         self.rng = random.Random(rng_seed)
         self.trash_id = 0
+        # Bumped by insert/delete; lets readers cache per-column indexes (``rows_where``).
+        self.generation = 0
+        self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[Row]]]] = {}
 
     # ---------------------------------------------------------------- rows and ids
     def insert(self, table: str, row: Row) -> Row:
@@ -88,6 +91,7 @@ class Store:
         self._next[table] = row_id + 1
         row["id"] = row_id
         self.rows[table][row_id] = row
+        self.generation += 1
         return row
 
     def get(self, table: str, row_id: Any) -> Row | None:
@@ -106,6 +110,23 @@ class Store:
     def delete(self, table: str, row_id: int) -> None:
         """Remove a row if present."""
         self.rows[table].pop(row_id, None)
+        self.generation += 1
+
+    def rows_where(self, table: str, column: str, value: Any) -> list[Row]:
+        """Rows of ``table`` whose ``column`` equals ``value``, in id order.
+
+        Served from an index rebuilt only after an insert or delete, so hydrating every
+        notification of a big instance is linear, not quadratic (docs/benchmarks.md). Only for
+        columns that no update rewrites in place (foreign keys).
+        """
+        cached = self._indexes.get((table, column))
+        if cached is None or cached[0] != self.generation:
+            index: dict[Any, list[Row]] = {}
+            for row in self.rows[table].values():
+                index.setdefault(row.get(column), []).append(row)
+            cached = (self.generation, index)
+            self._indexes[(table, column)] = cached
+        return list(cached[1].get(value, ()))
 
     def all(self, table: str) -> list[Row]:
         """Rows of ``table`` in insertion (id) order."""

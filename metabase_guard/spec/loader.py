@@ -377,7 +377,10 @@ def load_declarations(paths: Sequence[str | Path]) -> Declarations:
     reader = _Reader()
     for path in discover(paths):
         try:
-            data = path.read_bytes()
+            # Read one byte past the limit, never the whole file: a huge (or endless) file
+            # is refused by ``decode`` without being loaded into memory.
+            with path.open("rb") as handle:
+                data = handle.read(yamlio.MAX_BYTES + 1)
         except OSError as exc:
             reader.problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
             continue

@@ -162,3 +162,25 @@ def test_sandbox_command_serves_until_interrupted(tmp_path: Path) -> None:
             if stream is not None:
                 stream.close()
     assert code == 0
+
+
+def test_usage_errors_exit_1_not_the_changes_code(env: Env) -> None:
+    assert env.run("plan", "--formt", "json").code == 1
+
+
+def test_import_with_key_takes_back_a_card_whose_mark_was_removed(env: Env, tmp_path: Path) -> None:
+    target = str(env.alerts / "recommender.yaml")
+    assert env.run("apply", "--yes", target).code == 0
+    with env.client() as client:
+        card = next(c for c in client.cards.list()
+                    if managed_key(c.description) == "weekly-recommendations")
+        client.cards.update(card.id, {"description": "someone cleaned this up"})
+    plan = env.run("plan", target)
+    assert f"import --card {card.id} --key weekly-recommendations" in plan.out
+    out = tmp_path / "taken.yaml"
+    taken = env.run("import", "--card", str(card.id), "--key", "weekly-recommendations",
+                    "--out", str(out), "--yes")
+    assert taken.code == 0, taken.err
+    again = env.run("plan", target)
+    assert "card weekly-recommendations will be updated" in again.out  # the description
+    assert "will be created" not in again.out

@@ -1,0 +1,50 @@
+"""One measured metabase-guard operation, run in its own process (so its peak RSS is its own).
+
+Usage: python benchmarks/_measure.py plan|apply DECLARATIONS_DIR URL API_KEY POOL
+Prints one JSON line: timings (s), requests the client sent, planned changes, peak RSS (MiB).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+
+def run_op(op: str, folder: str, url: str, key: str, pool: int) -> dict[str, object]:
+    """Plan (``op="plan"``) or plan and apply (``op="apply"``); the figures of the run."""
+    started = time.perf_counter()
+    from metabase_guard import engine
+
+    imported = time.perf_counter()
+    declarations = engine.load([folder])
+    loaded = time.perf_counter()
+    out: dict[str, object] = {"import_s": imported - started, "load_s": loaded - imported}
+    with engine.connect(url, api_key=key, concurrency=pool) as client:
+        result = engine.plan(declarations, client)
+        planned = time.perf_counter()
+        out.update(plan_s=planned - loaded, plan_requests=client.request_count,
+                   changes=len(result.plan.changes))
+        if op == "apply" and not result.plan.is_empty:
+            before = client.request_count
+            report = engine.apply(result, client, concurrency=pool, force=True)
+            out.update(apply_s=time.perf_counter() - planned,
+                       apply_requests=client.request_count - before, done=len(report.done))
+        else:
+            out.update(apply_s=0.0, apply_requests=0, done=0)
+    out["total_s"] = time.perf_counter() - started
+    return out
+
+
+def main(argv: list[str]) -> int:
+    out = run_op(argv[0], argv[1], argv[2], argv[3], int(argv[4]))
+    # ru_maxrss is KiB on Linux: the peak resident set of this whole process (interpreter,
+    # imports, the decoded JSON of every list the plan read, the models built from it).
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,356 @@
+"""Offline alert tests: fixture rows in, Metabase's verdict out (``metabase-guard test``).
+
+Like ``promtool test rules`` for Prometheus: files whose top-level key is ``tests`` sit beside
+the declarations, and each test gives a declared question's alert a result and the expected
+outcome::
+
+    tests:
+      - name: a quiet week fires the alert
+        question: weekly-recommendations   # key of a declared question
+        alert: 1                           # which of its alerts (1-based); needed when several
+        columns: [week, recommendations]
+        rows:
+          - ["2026-11-16", 2100]
+        expect: fires                      # fires | quiet
+
+The verdict comes from :mod:`metabase_guard.evaluation`, the same rules the sandbox and
+``check`` use. A run on which Metabase itself would fail (a null before any crossing row, no
+comparable column...) is reported as ``fails``: it passes neither ``fires`` nor ``quiet``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from metabase_guard.errors import DeclarationError, Problem
+from metabase_guard.evaluation import QueryResult, Verdict, evaluate
+from metabase_guard.lint import card_settings
+from metabase_guard.reconcile.desired import CONDITIONS
+from metabase_guard.spec.loader import Declarations
+from metabase_guard.spec.models import Question, suggest
+
+__all__ = [
+    "EXPECTATIONS",
+    "AlertTest",
+    "TestOutcome",
+    "TestReport",
+    "junit_xml",
+    "parse_tests",
+    "render_report",
+    "run_test",
+    "run_tests",
+]
+
+#: Values of ``expect``.
+EXPECTATIONS = ("fires", "quiet")
+_FIELDS = ("name", "question", "alert", "columns", "rows", "expect")
+_REQUIRED = ("name", "question", "columns", "rows", "expect")
+
+
+@dataclass(frozen=True)
+class AlertTest:
+    """One validated test: where it is, the question and alert (0-based), rows, expectation."""
+
+    name: str
+    file: str
+    line: int | None
+    question: Question
+    alert_index: int
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    expect: str
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """A test run: what Metabase would do (``fires``, ``quiet`` or ``fails``) and why."""
+
+    __test__ = False  # not a pytest class
+
+    test: AlertTest
+    observed: str
+    verdict: Verdict
+
+    @property
+    def passed(self) -> bool:
+        """True when what Metabase would do is what the test expects."""
+        return self.observed == self.test.expect
+
+    @property
+    def alert_label(self) -> str:
+        """``weekly-recommendations alert 1 (below_goal)``."""
+        q = self.test.question
+        alert = q.alerts[self.test.alert_index]
+        return f"{q.key} alert {self.test.alert_index + 1} ({alert.when})"
+
+
+@dataclass(frozen=True)
+class TestReport:
+    """Every outcome, in file order."""
+
+    __test__ = False
+
+    outcomes: tuple[TestOutcome, ...]
+
+    @property
+    def passed(self) -> int:
+        """How many tests passed."""
+        return sum(1 for o in self.outcomes if o.passed)
+
+    @property
+    def failed(self) -> int:
+        """How many tests failed."""
+        return len(self.outcomes) - self.passed
+
+    @property
+    def summary(self) -> str:
+        """``N passed, M failed``."""
+        return f"{self.passed} passed, {self.failed} failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "tests": [
+                {
+                    "name": o.test.name,
+                    "file": o.test.file,
+                    "line": o.test.line,
+                    "question": o.test.question.key,
+                    "alert": o.test.alert_index + 1,
+                    "expect": o.test.expect,
+                    "observed": o.observed,
+                    "passed": o.passed,
+                    "reason": o.verdict.reason,
+                }
+                for o in self.outcomes
+            ],
+        }
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) <= 40 else "a string"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _is_cell(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def parse_tests(decls: Declarations) -> list[AlertTest]:
+    """Validate every ``tests`` section; DeclarationError lists each problem with file:line."""
+    problems: list[Problem] = []
+    tests: list[AlertTest] = []
+    by_key = decls.by_key()
+    names: dict[str, str] = {}
+    for filename, section in decls.test_files:
+        for index, item in enumerate(section):
+            base = f"tests[{index}]"
+
+            def problem(path: str, message: str, *, _base: str = base,
+                        _file: str = filename) -> None:
+                field = f"{_base}.{path}" if path else _base
+                where = decls.locate_in(_file, field)
+                problems.append(Problem(_file, where.line, field, message))
+
+            found = _parse_one(item, filename, decls.locate_in(filename, base).line, by_key,
+                               problem)
+            if found is None:
+                continue
+            first = names.get(found.name)
+            if first is not None:
+                problem("name", f"duplicate test name {found.name!r} (first at {first})")
+                continue
+            names[found.name] = f"{filename}:{found.line}"
+            tests.append(found)
+    if problems:
+        raise DeclarationError(problems)
+    return tests
+
+
+def _parse_one(item: Any, filename: str, line: int | None, by_key: dict[str, Question],
+               problem: Any) -> AlertTest | None:
+    if not isinstance(item, dict):
+        problem("", f"a test must be a mapping with {', '.join(_REQUIRED)}; got {_kind(item)}")
+        return None
+    ok = True
+    for key in item:
+        if key not in _FIELDS:
+            hint = suggest(key, _FIELDS) if isinstance(key, str) else ""
+            problem(str(key), f"unknown field {key!r} in a test"
+                    + (hint or f"; expected one of: {', '.join(_FIELDS)}"))
+            ok = False
+    for key in _REQUIRED:
+        if key not in item:
+            problem("", f"required field {key!r} is missing")
+            ok = False
+    name = item.get("name")
+    if "name" in item and (not isinstance(name, str) or not name.strip()):
+        problem("name", f"expected a non-blank string, got {_kind(name)}")
+        ok = False
+    expect = item.get("expect")
+    if "expect" in item and expect not in EXPECTATIONS:
+        hint = suggest(expect, EXPECTATIONS) if isinstance(expect, str) else ""
+        problem("expect", f"expected one of fires, quiet; got {_kind(expect)}{hint}")
+        ok = False
+    question: Question | None = None
+    key = item.get("question")
+    if "question" in item:
+        if not isinstance(key, str):
+            problem("question", f"expected a question key, got {_kind(key)}")
+            ok = False
+        elif key not in by_key:
+            hint = suggest(key, by_key) or (
+                f"; declared: {', '.join(sorted(by_key))}" if by_key else "; none is declared")
+            problem("question", f"no declared question with key {key!r}{hint}")
+            ok = False
+        else:
+            question = by_key[key]
+    alert_index = 0
+    raw_alert = item.get("alert")
+    if question is not None:
+        count = len(question.alerts)
+        if count == 0:
+            problem("question", f"question {question.key!r} has no alerts to test")
+            ok = False
+        elif "alert" in item:
+            if not isinstance(raw_alert, int) or isinstance(raw_alert, bool):
+                problem("alert", f"expected an alert number from 1 to {count}, got "
+                        f"{_kind(raw_alert)}")
+                ok = False
+            elif not 1 <= raw_alert <= count:
+                problem("alert", f"alert {raw_alert} is out of range: question "
+                        f"{question.key!r} has {count} alert(s), numbered from 1")
+                ok = False
+            else:
+                alert_index = raw_alert - 1
+        elif count > 1:
+            problem("", f"question {question.key!r} has {count} alerts: say which with "
+                    f"alert: 1..{count}")
+            ok = False
+    columns = item.get("columns")
+    if "columns" in item:
+        if not isinstance(columns, list) or not columns:
+            problem("columns", f"expected a non-empty list of column names, got "
+                    f"{_kind(columns)}")
+            ok = False
+        else:
+            seen: set[str] = set()
+            for n, column in enumerate(columns):
+                if not isinstance(column, str) or not column.strip():
+                    problem(f"columns[{n}]", f"expected a column name, got {_kind(column)}")
+                    ok = False
+                elif column.casefold() in seen:
+                    problem(f"columns[{n}]", f"column {column!r} is listed twice")
+                    ok = False
+                else:
+                    seen.add(column.casefold())
+    rows = item.get("rows")
+    if "rows" in item:
+        if not isinstance(rows, list):
+            problem("rows", f"expected a list of rows (each a list of values), got "
+                    f"{_kind(rows)}")
+            ok = False
+        else:
+            width = len(columns) if isinstance(columns, list) else None
+            for n, row in enumerate(rows):
+                if not isinstance(row, list):
+                    problem(f"rows[{n}]", f"expected a row (a list of values), got {_kind(row)}")
+                    ok = False
+                    continue
+                if width is not None and len(row) != width:
+                    problem(f"rows[{n}]", f"the row has {len(row)} value(s) but there are "
+                            f"{width} column(s)")
+                    ok = False
+                for m, cell in enumerate(row):
+                    if not _is_cell(cell):
+                        problem(f"rows[{n}][{m}]", f"expected a plain value (number, string, "
+                                f"true/false or null), got {_kind(cell)}")
+                        ok = False
+    if not ok or question is None:
+        return None
+    assert isinstance(name, str) and isinstance(columns, list) and isinstance(rows, list)
+    return AlertTest(
+        name=name,
+        file=filename,
+        line=line,
+        question=question,
+        alert_index=alert_index,
+        columns=tuple(columns),
+        rows=tuple(tuple(r) for r in rows),
+        expect=str(expect),
+    )
+
+
+def run_test(test: AlertTest) -> TestOutcome:
+    """Evaluate one test with Metabase's rules (:func:`metabase_guard.evaluation.evaluate`)."""
+    q = test.question
+    alert = q.alerts[test.alert_index]
+    verdict = evaluate(
+        q.display,
+        card_settings(q),
+        CONDITIONS[alert.when],
+        QueryResult(list(test.columns), [list(r) for r in test.rows]),
+    )
+    observed = "fires" if verdict.sends else ("fails" if verdict.error else "quiet")
+    return TestOutcome(test, observed, verdict)
+
+
+def run_tests(decls: Declarations) -> TestReport:
+    """Validate and run every test in the declarations (DeclarationError on a bad test file)."""
+    return TestReport(tuple(run_test(t) for t in parse_tests(decls)))
+
+
+_WOULD = {"fires": "fire", "quiet": "stay quiet", "fails": "fail the run (nothing is sent)"}
+
+
+def render_report(report: TestReport) -> str:
+    """Text: one line per test, details under a failure, the summary line last."""
+    out: list[str] = []
+    for o in report.outcomes:
+        t = o.test
+        where = t.file if t.line is None else f"{t.file}:{t.line}"
+        if o.passed:
+            out.append(f"PASS  {t.name}")
+            continue
+        out.append(f"FAIL  {t.name}  ({where})")
+        out.append(f"      alert:    {o.alert_label}")
+        out.append(f"      expected: {t.expect}")
+        out.append(f"      Metabase would {_WOULD[o.observed]}: {o.verdict.reason}")
+    if not report.outcomes:
+        out.append("No tests found (files with a top-level 'tests' list).")
+    out.append(report.summary)
+    return "\n".join(out) + "\n"
+
+
+def junit_xml(report: TestReport, suite: str = "metabase-guard") -> str:
+    """JUnit XML (one testsuite, one testcase per test) for CI test reports."""
+    root = ET.Element("testsuites", tests=str(len(report.outcomes)),
+                      failures=str(report.failed))
+    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(report.outcomes)),
+                         failures=str(report.failed), errors="0", skipped="0")
+    for o in report.outcomes:
+        case = ET.SubElement(node, "testcase", classname=o.test.file, name=o.test.name,
+                             file=o.test.file, line=str(o.test.line or 0))
+        if not o.passed:
+            failure = ET.SubElement(
+                case, "failure",
+                message=f"expected {o.test.expect}, Metabase would {_WOULD[o.observed]}",
+                type="AlertTestFailure",
+            )
+            failure.text = f"{o.alert_label}: {o.verdict.reason}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") \
+        + "\n"
