@@ -153,7 +153,8 @@ def _status(verdict: Verdict) -> str:
 
 
 def _evaluate(q: Question, outcome: QueryOutcome) -> tuple[AlertCheck, ...]:
-    result = QueryResult(list(outcome.columns), [list(r) for r in outcome.rows])
+    result = QueryResult(list(outcome.columns), [list(r) for r in outcome.rows],
+                         base_types=outcome.base_types)
     settings = card_settings(q)
     checks: list[AlertCheck] = []
     for index, alert in enumerate(q.alerts):

@@ -25,7 +25,13 @@ from metabase_guard.alerttests import run_tests as _run_tests
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.transport import RetryPolicy
 from metabase_guard.check import CheckReport, run_check
-from metabase_guard.errors import ApiError, ConfigError, StalePlanError
+from metabase_guard.errors import (
+    ApiError,
+    ConfigError,
+    DeclarationError,
+    Problem,
+    StalePlanError,
+)
 from metabase_guard.lint import Finding, lint_declarations, lint_live, sort_findings
 from metabase_guard.lint import strict as _strict
 from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
@@ -155,6 +161,7 @@ def apply(
 
     ``expected_checksum`` (from a saved, reviewed plan) must equal the fresh plan's checksum,
     else StalePlanError. Without ``force`` the change thresholds apply (UnsafePlanError).
+    Lint errors found by :func:`plan` block it (DeclarationError).
     Raises ApplyError carrying the report when a write fails.
     """
     if expected_checksum is not None and expected_checksum != result.plan.checksum:
@@ -163,6 +170,11 @@ def apply(
             f"{expected_checksum[:12]} differs from the fresh plan's "
             f"{result.plan.checksum[:12]}); run plan again and review it"
         )
+    blocking = [f for f in result.findings if f.severity == "error"]
+    if blocking:
+        raise DeclarationError([
+            Problem(f.file, f.line, f.field, f"{f.rule}: {f.message}") for f in blocking
+        ])
     if not force:
         result.plan.raise_if_unsafe(thresholds or Thresholds())
     return apply_plan(result.plan, client, result.live, concurrency=concurrency,

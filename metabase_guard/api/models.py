@@ -252,6 +252,7 @@ class QueryOutcome:
     columns: list[str]
     rows: list[list[Any]]
     error: str | None = None
+    base_types: list[str | None] | None = None
 
 
 # -- what metabase-guard writes -------------------------------------------------------------

@@ -312,10 +312,15 @@ def _outcome(body: Any) -> QueryOutcome:
     if not isinstance(body, dict):
         return QueryOutcome([], [], error="Metabase returned no result")
     data = body.get("data") or {}
-    columns = [str(c.get("name")) for c in data.get("cols", []) if isinstance(c, dict)]
+    cols = [c for c in data.get("cols", []) if isinstance(c, dict)]
     rows = [list(r) for r in data.get("rows", [])]
     error = body.get("error") if body.get("status") == "failed" else None
-    return QueryOutcome(columns, rows, error=str(error) if error else None)
+    return QueryOutcome(
+        [str(c.get("name")) for c in cols],
+        rows,
+        error=str(error) if error else None,
+        base_types=[str(c["base_type"]) if c.get("base_type") else None for c in cols],
+    )
 
 
 def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
