@@ -169,13 +169,20 @@ def adopt(client: MetabaseClient, live: LiveState, result: ImportResult) -> list
     for notification in result.alerts:
         if notification.creator_id != live.me.id:
             try:
-                client.notifications.adopt(notification.id, live.me.id)
+                adopted, replaced = client.notifications.adopt(notification.id, live.me.id)
             except PermissionDeniedError:
                 raise MetabaseGuardError(
                     f"alert #{notification.id} belongs to someone else and only a Metabase "
                     "admin may hand it over; use an admin API key to import alerts"
                 ) from None
-            done.append(f"alert #{notification.id} adopted")
+            if replaced:
+                done.append(
+                    f"alert #{notification.id} replaced by #{adopted.id} (this Metabase cannot "
+                    "hand an alert over to another user, so metabase-guard made its own copy "
+                    "and deactivated the original; its recipients get Metabase's e-mails)"
+                )
+            else:
+                done.append(f"alert #{notification.id} adopted")
     return done
 
 

@@ -24,6 +24,7 @@ from metabase_guard.api.models import (
     PermissionGroup,
     QueryOutcome,
     Recipient,
+    RecipientSpec,
     SessionProperties,
     Subscription,
     User,
@@ -43,6 +44,7 @@ __all__ = [
     "alert_create_body",
     "merge_alert",
     "slack_channels",
+    "spec_of",
     "split_path",
     "subscriptions_cron",
 ]
@@ -407,6 +409,38 @@ def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
     return body
 
 
+def spec_of(notification: Notification) -> AlertSpec:
+    """The write shape of a stored card alert (to copy it)."""
+    payload = notification.payload
+    if payload is None:
+        raise ValueError(f"alert #{notification.id} has no card payload")
+    handlers = tuple(
+        HandlerSpec(
+            h.channel_type,
+            channel_id=h.channel_id,
+            recipients=tuple(
+                RecipientSpec(
+                    r.type,
+                    user_id=r.user_id,
+                    group_id=r.permissions_group_id,
+                    value=(r.details or {}).get("value"),
+                )
+                for r in h.recipients
+            ),
+        )
+        for h in notification.handlers
+        if h.active is not False
+    )
+    return AlertSpec(
+        card_id=payload.card_id,
+        send_condition=payload.send_condition,
+        send_once=payload.send_once,
+        cron=subscriptions_cron(notification.subscriptions) or "0 0 * * * ? *",
+        handlers=handlers,
+        active=notification.active,
+    )
+
+
 def alert_create_body(spec: AlertSpec) -> dict[str, Any]:
     """The POST body for a new card alert."""
     return {
@@ -481,9 +515,20 @@ class NotificationsAPI(_Manager):
         """
         return self._rewrite(notification_id, active=active)
 
-    def adopt(self, notification_id: int, creator_id: int) -> Notification:
-        """Make ``creator_id`` the alert's creator (superusers only), by read-merge-write."""
-        return self._rewrite(notification_id, creator_id=creator_id)
+    def adopt(self, notification_id: int, creator_id: int) -> tuple[Notification, bool]:
+        """Make the caller (``creator_id``) own an alert; returns it and whether it was replaced.
+
+        Metabase 0.62+ lets a superuser change ``creator_id``. Released versions before that
+        answer 200 and keep the creator (``creator_id`` is not a compare column of their
+        notification update spec), so then the alert is replaced: a copy is created by the
+        caller and the original is deactivated.
+        """
+        handed = self._rewrite(notification_id, creator_id=creator_id)
+        if handed.creator_id == creator_id:
+            return handed, False
+        copy = self.create(spec_of(handed))
+        self.set_active(notification_id, False)
+        return copy, True
 
     def _rewrite(self, notification_id: int, **changes: Any) -> Notification:
         """GET, change top-level fields, PUT everything back with every id kept."""

@@ -7,9 +7,10 @@ No ``requests`` exception ever leaves this module.
 Retry policy (tenacity): connection errors, 429 (waiting what ``Retry-After`` asks, capped),
 502, 503 and 504 are retried with capped exponential backoff and jitter, a bounded number of
 times, for GET, PUT and DELETE. A POST is retried only when it surely never reached Metabase: the
-connection could not be opened, the answer was 429 (rate limited before any work), or 503 (the
-server is still starting). A POST whose answer was lost after sending is never replayed, because
-Metabase would create the object twice.
+connection could not be opened, or the answer was 429 (rate limited before any work). A POST
+whose answer was lost after sending, or a 5xx (which a proxy may send after Metabase got the
+request), is never replayed here, because Metabase would create the object twice; apply looks
+for the object first (``reconcile.apply.create_verified``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ log = logging.getLogger("metabase_guard.http")
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_POST_SAFE_STATUSES = frozenset({429, 503})
+# 429 is refused before any work; a 503 may come from a proxy after Metabase got the request
+_POST_SAFE_STATUSES = frozenset({429})
 _EXCERPT = 300
 
 
@@ -207,6 +209,12 @@ class Transport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"the Metabase URL must start with http:// or https://, got {url!r}")
+        if "@" in parts.netloc:
+            # it would be printed in every plan and error message
+            raise ConfigError(
+                "the Metabase URL carries a user name or password (user:pass@host); remove "
+                "them: metabase-guard prints its URL in plans and errors"
+            )
         if not api_key and not (username and password):
             raise ConfigError(
                 "no credentials: give an API key (METABASE_API_KEY) or a username and password "
@@ -305,8 +313,8 @@ class Transport:
         try:
             return self._with_retries(method, path, params, json_body)
         except AuthenticationError:
-            if self._api_key or path == "/api/session":
-                raise
+            if self._api_key or path == "/api/session" or self._session_token is None:
+                raise  # the login itself failed: trying again costs a throttled attempt
             stale = self._session_token
             log.debug("session rejected; logging in again")
             self._login(stale=stale)
@@ -400,8 +408,23 @@ class Transport:
 
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
+        if 300 <= response.status_code < 400:
+            raise ApiError(
+                f"Metabase answered a redirect ({response.status_code}) to "
+                f"{response.headers.get('Location', '?')}: use the final URL (often https://) "
+                "as the Metabase URL",
+                method=method,
+                url=url,
+            )
         body = _decode(response)
         if response.status_code < 400:
+            if isinstance(body, str) and body.lstrip()[:1] == "<":
+                raise ApiError(
+                    "expected JSON but got an HTML page: is the URL Metabase itself, not a "
+                    "login page or proxy in front of it?",
+                    method=method,
+                    url=url,
+                )
             return body
         retry_after = _parse_retry_after(response.headers.get("Retry-After"))
         error = error_from_response(

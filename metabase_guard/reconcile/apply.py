@@ -14,6 +14,7 @@ the job without duplicates.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from metabase_guard.api.resources import split_path
 from metabase_guard.errors import (
     ApiConnectionError,
     ApiError,
+    ApiTimeoutError,
     ApplyError,
     RateLimitError,
     ServerError,
 )
-from metabase_guard.reconcile.desired import alert_view_of
+from metabase_guard.reconcile.desired import alert_view_of, settings_to_send
 from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, Plan
@@ -41,6 +43,8 @@ T = TypeVar("T")
 
 #: How often a create whose outcome is unknown is looked up and tried again.
 CREATE_ATTEMPTS = 3
+#: After a timed-out create: when to look for the object before giving up (seconds).
+SETTLE_WAITS = (0.5, 1.0, 2.0, 4.0)
 _UNKNOWN_OUTCOME = (ApiConnectionError, ServerError, RateLimitError)
 
 
@@ -54,6 +58,15 @@ def create_verified(create: Callable[[], T], find: Callable[[], T | None]) -> T:
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         try:
             return create()
+        except ApiTimeoutError:
+            # the first POST may still be running on the server: wait for it to land rather
+            # than send a second one; if it never shows, stop (the next apply finds it)
+            for delay in SETTLE_WAITS:
+                time.sleep(delay)
+                found = find()
+                if found is not None:
+                    return found
+            raise
         except _UNKNOWN_OUTCOME:
             found = find()
             if found is not None:
@@ -221,8 +234,9 @@ class _Run:
             body["dataset_query"] = query
         if "display" in changed:
             body["display"] = view.display
-        if changed & {"goal", "goal_label", "metric", "dimension", "display"}:
-            body["visualization_settings"] = item.visualization(current.visualization_settings)
+        settings = settings_to_send(item, current.visualization_settings, changed)
+        if settings is not None:
+            body["visualization_settings"] = settings
         self.client.cards.update(change.live_id, body)
         with self.lock:
             self.cards[item.key] = change.live_id

@@ -39,6 +39,7 @@ __all__ = [
     "card_view_of",
     "display_family",
     "resolve",
+    "settings_to_send",
 ]
 
 #: Declaration ``when`` → Metabase ``send_condition``.
@@ -142,9 +143,14 @@ class DesiredCard:
     def visualization(self, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full ``visualization_settings`` to write, keeping keys we do not manage."""
         settings = dict(current or {})
-        for key in ("graph.goal_value", "graph.goal_label", "graph.show_goal", "progress.goal"):
-            settings.pop(key, None)
         view = self.view
+        # only the goal keys of this display's family are ours: touching the other family's
+        # leftovers (a graph.goal_value on a progress card) would make Metabase delete alerts
+        if view.display == "progress":
+            settings.pop("progress.goal", None)
+        else:
+            for key in ("graph.goal_value", "graph.goal_label", "graph.show_goal"):
+                settings.pop(key, None)
         if view.goal is not None:
             if view.display == "progress":
                 settings["progress.goal"] = view.goal
@@ -157,6 +163,21 @@ class DesiredCard:
         if "dimension" in self.declared and view.dimension:
             settings["graph.dimensions"] = [view.dimension]
         return settings
+
+
+#: Card fields whose change is written through ``visualization_settings``.
+VIZ_FIELDS = frozenset({"goal", "goal_label", "metric", "dimension", "display"})
+
+
+def settings_to_send(
+    item: DesiredCard, current: Mapping[str, Any], changed: set[str]
+) -> dict[str, Any] | None:
+    """The ``visualization_settings`` a card update sends, or None when it sends none.
+
+    Plan and apply both use this, so the plan's prediction of Metabase's side effects (which
+    depend on the settings sent) is about the very body apply writes.
+    """
+    return item.visualization(current) if changed & VIZ_FIELDS else None
 
 
 def _number(value: Any) -> float | None:
@@ -307,8 +328,16 @@ def _resolve_question(
     problems: list[Problem],
 ) -> DesiredCard:
     databases = {d.name: d for d in live.databases}
+    same_name = [d for d in live.databases if d.name == q.database]
     database = databases.get(q.database)
-    if database is None:
+    if len(same_name) > 1:
+        engines = ", ".join(f"#{d.id} ({d.engine})" for d in same_name)
+        problems.append(_problem(
+            decls, q.key, "database",
+            f"{len(same_name)} databases are named {q.database!r}: {engines}; rename one in "
+            "Metabase (Admin > Databases) so the name says which",
+        ))
+    elif database is None:
         problems.append(
             _problem(decls, q.key, "database", _unknown("database", q.database, list(databases)))
         )
@@ -394,12 +423,16 @@ def _resolve_alert(
                 "these alerts would never be delivered",
             ))
         elif live.slack_channels:
-            for n, channel in enumerate(alert.slack):
+            declared = list(alert.slack)
+            for channel in slack:
                 if channel not in live.slack_channels:
+                    field = (f"{where}.slack[{declared.index(channel)}]" if channel in declared
+                             else f"{where}.slack")
+                    hint = "" if channel in declared else " (from the config's defaults.slack)"
                     problems.append(_problem(
-                        decls, key, f"{where}.slack[{n}]",
+                        decls, key, field,
                         _unknown("Slack channel", channel, list(live.slack_channels))
-                        + " (a private channel needs the Metabase app invited)",
+                        + " (a private channel needs the Metabase app invited)" + hint,
                     ))
         handlers.append(HandlerSpec(
             "channel/slack",

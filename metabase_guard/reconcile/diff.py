@@ -26,6 +26,7 @@ from metabase_guard.reconcile.desired import (
     alert_view_of,
     card_view_of,
     display_family,
+    settings_to_send,
 )
 from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.reconcile.live import LiveState
@@ -54,7 +55,10 @@ def card_change_deletes_alerts(
     """
     if display_family(old_display) != display_family(new_display):
         return f"the display changes from {old_display} to {new_display}"
-    if "graph.goal_value" in old_settings and "graph.goal_value" not in new_settings:
+    # Clojure truthiness: a null (or false) goal value is no goal
+    if old_settings.get("graph.goal_value") not in (None, False) and new_settings.get(
+        "graph.goal_value"
+    ) in (None, False):
         return "the goal line is removed"
     return None
 
@@ -177,9 +181,12 @@ def make_plan(
         fields = _card_fields(old_view, item)
         if restoring:
             fields.insert(0, FieldChange("archived", True, False))
-        new_settings = item.visualization(card.visualization_settings)
-        kill_reason = None if restoring else card_change_deletes_alerts(
-            card.display, item.view.display, card.visualization_settings, new_settings
+        sent = settings_to_send(item, card.visualization_settings, {f.field for f in fields})
+        kill_reason = None if restoring or not fields else card_change_deletes_alerts(
+            card.display,
+            item.view.display,
+            card.visualization_settings,
+            card.visualization_settings if sent is None else sent,
         )
         live_alerts = [] if restoring else live.alerts_of(card.id)
         ours = [n for n in live_alerts if n.creator_id == live.me.id]
@@ -231,6 +238,17 @@ def make_plan(
 
     for key, stale in sorted(managed.items()):
         if key in declared_keys:
+            continue
+        if stale.creator_id != live.me.id:
+            # another project (its own key) or an adopted card: a prune from here must not
+            # archive what this project did not create
+            unmanaged.append(Unmanaged(
+                f"card #{stale.id}",
+                f"carries the mark of {key!r}, which these declarations do not have, but was "
+                f"created by {_user_label(live, stale.creator_id)}, not by metabase-guard's "
+                "user: never archived from here, even with --prune (archive it by hand if "
+                "it is really gone)",
+            ))
             continue
         alive = [n for n in live.alerts_of(stale.id) if n.active]
         existing += 1 + sum(1 for n in alive if n.creator_id == live.me.id)

@@ -51,8 +51,12 @@ RECIPIENT_TYPES = [
     "notification-recipient/template",
 ]
 # metabase/metabase src/metabase/notification/models.clj (notification-update-spec): compare
-# columns of each level of the spec diff.
+# columns of each level of the spec diff. Released versions compare only `active`, so a PUT
+# that changes `creator_id` answers 200 and changes nothing; `creator_id` became a compare
+# column with PR #72909 (merged mid-2026, backport closed): here from 0.62 on.
 NOTIFICATION_COMPARE = ("active", "creator_id")
+NOTIFICATION_COMPARE_RELEASED = ("active",)
+CREATOR_CHANGE_SINCE = 62
 PAYLOAD_COMPARE = ("send_condition", "send_once")
 SUBSCRIPTION_COLS = ("notification_id", "type", "event_name", "cron_schedule", "ui_display_type")
 HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", "active")
@@ -688,8 +692,10 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
         _notify_updates(store, body, before, user)
         raise not_found()
 
-    compare_new = _present(body, NOTIFICATION_COMPARE)
-    if compare_new != _present(existing, NOTIFICATION_COMPARE):
+    compare = (NOTIFICATION_COMPARE if store.major >= CREATOR_CHANGE_SINCE
+               else NOTIFICATION_COMPARE_RELEASED)
+    compare_new = _present(body, compare)
+    if compare_new != _present(existing, compare):
         # before-update hook of :model/Notification.
         if body.get("payload_type", existing["payload_type"]) != existing["payload_type"]:
             raise bad_request("Update payload_type is not allowed.")

@@ -168,10 +168,26 @@ def test_notifications_list_archive_adopt_send(client: MetabaseClient, mb: Mount
     pm = MetabaseClient(mb.url, username="pm@example.com", password="priya")
     theirs = pm.notifications.create(_alert(card_id))
     assert theirs.creator_id == pm.me.id
-    adopted = client.notifications.adopt(theirs.id, client.me.id)
+    adopted, replaced = client.notifications.adopt(theirs.id, client.me.id)
+    # 0.61 cannot change a creator: the alert is replaced by a copy and the original retired
+    assert replaced and adopted.id != theirs.id
     assert adopted.creator_id == client.me.id
+    assert not client.notifications.get(theirs.id).active
+    assert adopted.payload is not None and adopted.payload.send_condition == "goal_below"
+    assert {h.channel_type for h in adopted.handlers} == {"channel/email", "channel/slack"}
     with pytest.raises(PermissionDeniedError):
         pm.notifications.adopt(made.id, pm.me.id)
+
+
+def test_adopt_hands_the_alert_over_from_0_62(metabase_sandbox_factory: Factory) -> None:
+    seed = dict(load_seed(DEMO_SEED), version="v0.62.1")
+    mb = metabase_sandbox_factory(version_tag="v0.62.1", seed=seed)
+    client = MetabaseClient(mb.url, api_key=mb.api_key)
+    pm = MetabaseClient(mb.url, username="pm@example.com", password="priya")
+    theirs = pm.notifications.create(_alert(_goal_card(client)))
+    adopted, replaced = client.notifications.adopt(theirs.id, client.me.id)
+    assert not replaced and adopted.id == theirs.id
+    assert adopted.creator_id == client.me.id
 
 
 def test_session_login_and_silent_relogin(mb: MountedSandbox) -> None:

@@ -183,3 +183,52 @@ def test_tls_verification_is_on_by_default_and_a_bundle_can_be_given(tmp_path) -
     bundle.write_text("x")
     assert Transport("https://mb.example.com", api_key=KEY,
                      verify=str(bundle))._http.verify == str(bundle)
+
+
+def test_credentials_in_the_url_are_refused() -> None:
+    with pytest.raises(ConfigError, match="user name or password") as info:
+        Transport("https://proxy:S3cret@mb.example.com", api_key=KEY)
+    assert "S3cret" not in str(info.value)
+
+
+def test_redirects_and_html_pages_are_clear_errors(httpserver: HTTPServer) -> None:
+    from metabase_guard.errors import ApiError
+
+    httpserver.expect_request("/api/card").respond_with_data(
+        "", 301, headers={"Location": "https://mb.example.com/api/card"})
+    httpserver.expect_request("/api/user/current").respond_with_data(
+        "<html><body>Sign in</body></html>", 200, content_type="text/html")
+    t = transport(httpserver)
+    with pytest.raises(ApiError, match=r"redirect.*https://mb\.example\.com"):
+        t.request("GET", "/api/card")
+    with pytest.raises(ApiError, match="HTML page"):
+        t.request("GET", "/api/user/current")
+
+
+def test_a_failed_login_is_tried_once(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/session", method="POST").respond_with_json(
+        {"errors": {"password": "did not match stored password"}}, 401)
+    t = Transport(httpserver.url_for("/").rstrip("/"), username="a@b.c", password="wrong-pw",
+                  retry=FAST)
+    with pytest.raises(AuthenticationError):
+        t.request("GET", "/api/user/current")
+    assert len(httpserver.log) == 1
+
+
+def test_a_timed_out_create_is_waited_for_not_sent_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metabase_guard.reconcile import apply as apply_module
+
+    monkeypatch.setattr(apply_module, "SETTLE_WAITS", (0.0, 0.0, 0.0))
+    sent: list[int] = []
+    looked: list[int] = []
+
+    def create() -> str:
+        sent.append(1)
+        raise ApiTimeoutError("no answer")
+
+    def find() -> str | None:
+        looked.append(1)
+        return "landed" if len(looked) == 2 else None
+
+    assert apply_module.create_verified(create, find) == "landed"
+    assert len(sent) == 1

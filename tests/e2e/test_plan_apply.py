@@ -260,3 +260,26 @@ def test_a_non_admin_login_converges_and_is_told_what_it_cannot_check(  # type: 
     assert "may not list users" in first.out
     again = env.run("plan", "--detailed-exitcode", target)
     assert again.code == 0, again.out
+
+
+def test_leftover_goal_of_another_display_family_never_costs_alerts(env: Env) -> None:
+    """A progress card still carrying a graph.goal_value (the UI leaves it behind)."""
+    assert env.run("apply", "--yes").code == 0
+    with env.client() as client:
+        card = next(c for c in client.cards.list()
+                    if managed_key(c.description) == "weekly-successful-runs")
+        settings = dict(card.visualization_settings, **{"graph.goal_value": 7})
+        client.cards.update(card.id, {"visualization_settings": settings})
+    assert "No changes." in env.run("plan").out
+    path = env.alerts / "pipelines.yaml"
+    text = path.read_text()
+    assert "goal: {value: 7, label: Nightly runs}" in text
+    path.write_text(text.replace("goal: {value: 7, label: Nightly runs}",
+                                 "goal: {value: 6, label: Nightly runs}"))
+    plan = env.run("plan")
+    assert "7 -> 6" in plan.out and "deletes" not in plan.out
+    assert env.run("apply", "--yes").code == 0
+    _assert_converged_without_duplicates(env)
+    with env.client() as client:
+        alerts = client.notifications.list(card_id=card.id)
+    assert len(alerts) == 1

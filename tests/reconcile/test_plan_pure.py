@@ -251,3 +251,23 @@ def test_card_whose_mark_was_removed_is_reported_plainly() -> None:
     note = next(u for u in plan.unmanaged if u.address == "card #10")
     assert "mark was probably removed by hand" in note.reason
     assert "import --card 10" in note.reason
+
+
+def test_prune_never_archives_a_marked_card_this_user_did_not_create() -> None:
+    other_project = managed_card(card_id=13, description=compose_description(None, "theirs"),
+                                 creator_id=PM.id)
+    pruned = plan_for(live_state([managed_card(), other_project], [managed_alert()]), prune=True)
+    assert pruned.is_empty
+    note = next(u for u in pruned.unmanaged if u.address == "card #13")
+    assert "never archived from here" in note.reason and "pm@example.com" in note.reason
+
+
+def test_ambiguous_database_name_and_default_slack_channels_are_checked() -> None:
+    live = live_state()
+    live.databases.append(Database(id=2, name="Warehouse", engine="snowflake"))
+    decls = load_text(YAML, "a.yaml")
+    with pytest.raises(ResolveError) as info:
+        resolve(decls, live, Defaults(slack=("#nowhere",)))
+    text = str(info.value)
+    assert "2 databases are named 'Warehouse'" in text
+    assert "'#nowhere'" in text and "defaults.slack" in text

@@ -195,12 +195,23 @@ def test_put_payload_type_change_and_permissions(env: Env) -> None:
     assert (refused.status_code, refused.text) == (400, "Update payload_type is not allowed.")
     pm = env.api.as_key("pm_key")
     assert pm.put(f"/api/notification/{alert['id']}", body).status_code == 403
+
+
+@pytest.mark.parametrize(("version", "changes"), [("v0.61.2", False), ("v0.62.1", True)])
+def test_creator_change_is_ignored_before_0_62(
+    env_for: Callable[..., Env], version: str, changes: bool
+) -> None:
+    env = env_for(version)
+    card = env.card()
+    pm = env.api.as_key("pm_key")
     own = pm.alert(card["id"])
     own_body = pm.get(f"/api/notification/{own['id']}").json()
     reassigned = {**own_body, "creator_id": 1}
-    assert pm.put(f"/api/notification/{own['id']}", reassigned).status_code == 403
-    assert env.api.put(f"/api/notification/{own['id']}",
-                       {**own_body, "creator_id": 1}).json()["creator_id"] == 1
+    if changes:
+        assert pm.put(f"/api/notification/{own['id']}", reassigned).status_code == 403
+    answer = env.api.put(f"/api/notification/{own['id']}", reassigned)
+    assert answer.status_code == 200
+    assert answer.json()["creator_id"] == (1 if changes else own["creator_id"])
 
 
 @pytest.mark.parametrize(
