@@ -41,6 +41,8 @@ def user_description(description: str | None) -> str | None:
     """The description without the marker line (what a declaration says)."""
     if not description:
         return None
-    lines = [line for line in description.splitlines() if not MARKER_RE.search(line)]
+    # split on "\n" only: splitlines() also splits on \r, \x85, U+2028 and friends, so a
+    # description holding one of them never read back as declared (a drift on every plan)
+    lines = [line for line in description.split("\n") if not MARKER_RE.search(line)]
     text = "\n".join(lines).strip()
     return text or None

@@ -135,10 +135,10 @@ class Router:
 
 
 def _build_router() -> Router:
-    from metabase_guard.sandbox import cards, collections, misc, notifications
+    from metabase_guard.sandbox import cards, collections, misc, notifications, peers
 
     router = Router()
-    for module in (misc, collections, cards, notifications):
+    for module in (misc, collections, cards, notifications, peers):
         module.register(router)
     return router
 

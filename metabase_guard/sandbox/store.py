@@ -80,8 +80,7 @@ class Store:
         self.send_log: list[dict[str, Any]] = []
         self.rng = random.Random(rng_seed)
         self.trash_id = 0
-        # Bumped by insert/delete; lets readers cache per-column indexes (``rows_where``).
-        self.generation = 0
+        # Per-column indexes for ``rows_where``, kept up to date by insert and delete.
         self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[Row]]]] = {}
 
     # ---------------------------------------------------------------- rows and ids
@@ -91,7 +90,9 @@ class Store:
         self._next[table] = row_id + 1
         row["id"] = row_id
         self.rows[table][row_id] = row
-        self.generation += 1
+        for (name, column), (_, index) in self._indexes.items():
+            if name == table:  # ids only grow: appending keeps each list in id order
+                index.setdefault(row.get(column), []).append(row)
         return row
 
     def get(self, table: str, row_id: Any) -> Row | None:
@@ -109,22 +110,27 @@ class Store:
 
     def delete(self, table: str, row_id: int) -> None:
         """Remove a row if present."""
-        self.rows[table].pop(row_id, None)
-        self.generation += 1
+        row = self.rows[table].pop(row_id, None)
+        if row is not None:
+            for (name, column), (_, index) in self._indexes.items():
+                if name == table:
+                    index[row.get(column)] = [r for r in index.get(row.get(column), [])
+                                              if r is not row]
 
     def rows_where(self, table: str, column: str, value: Any) -> list[Row]:
         """Rows of ``table`` whose ``column`` equals ``value``, in id order.
 
-        Served from an index rebuilt only after an insert or delete, so hydrating every
-        notification of a big instance is linear, not quadratic (docs/benchmarks.md). Only for
-        columns that no update rewrites in place (foreign keys).
+        Served from an index built on first use and kept up to date by :meth:`insert` and
+        :meth:`delete`, so hydrating every notification of a big instance is linear, not
+        quadratic (docs/benchmarks.md). Only for columns that no update rewrites in place
+        (foreign keys); rows must be added and removed through ``insert``/``delete``.
         """
         cached = self._indexes.get((table, column))
-        if cached is None or cached[0] != self.generation:
+        if cached is None:
             index: dict[Any, list[Row]] = {}
             for row in self.rows[table].values():
                 index.setdefault(row.get(column), []).append(row)
-            cached = (self.generation, index)
+            cached = (0, index)
             self._indexes[(table, column)] = cached
         return list(cached[1].get(value, ()))
 

@@ -166,13 +166,25 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
     return f"invalid YAML: {context}{problem}"
 
 
+def _bad_character(exc: yaml.reader.ReaderError) -> str:
+    char = exc.character
+    code = char if isinstance(char, int) else ord(char) if isinstance(char, str) else None
+    shown = f"U+{code:04X}" if code is not None else repr(char)
+    return f"invalid character {shown}: control characters are not allowed in YAML"
+
+
 def parse(text: str) -> Document:
     """Parse one YAML document; raise :class:`YamlRejected` if it cannot be read."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlRejected(
             YamlIssue(None, (), f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")
         )
-    loader = _Loader(text)
+    try:
+        # PyYAML's Reader checks the characters of a str input in its constructor already.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        where = text.count("\n", 0, exc.position) + 1
+        raise YamlRejected(YamlIssue(where, (), _bad_character(exc))) from None
     try:
         node = loader.get_single_node()
     except _Refused as exc:
@@ -184,7 +196,7 @@ def parse(text: str) -> Document:
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise YamlRejected(
-            YamlIssue(line, (), f"invalid character {exc.character!r} (not allowed in YAML)")
+            YamlIssue(line, (), _bad_character(exc))
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error above is marked
         raise YamlRejected(YamlIssue(None, (), f"invalid YAML: {exc}")) from None

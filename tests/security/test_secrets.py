@@ -123,9 +123,10 @@ def test_no_secret_in_any_output(
 
 
 def test_exceptions_and_reprs_hold_no_secret(box: Box) -> None:
-    with pytest.raises(AuthenticationError) as caught:
-        with engine.connect(box.server.url, api_key=WRONG_KEY) as client:
-            client.me  # noqa: B018
+    with pytest.raises(AuthenticationError) as caught, engine.connect(
+        box.server.url, api_key=WRONG_KEY
+    ) as client:
+        client.me  # noqa: B018
     error = caught.value
     for text in (str(error), repr(error), repr(error.__dict__), repr(error.args)):
         assert WRONG_KEY not in text
