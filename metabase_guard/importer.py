@@ -218,7 +218,9 @@ def run_import(
         for card_id in with_alerts:
             if card_id in by_id:
                 chosen[card_id] = by_id[card_id]
-    result = declarations_for(chosen.values(), live,
+    # the snapshot keeps unmanaged cards slim (no query): read the chosen ones whole
+    whole = [c if managed_key(c.description) else client.cards.get(c.id) for c in chosen.values()]
+    result = declarations_for(whole, live,
                               default_collection=settings.default_collection,
                               keys={args.card[0]: args.key} if args.key else None)
     for reason in result.skipped:

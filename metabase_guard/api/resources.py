@@ -7,7 +7,9 @@ transport; the client builds them.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -265,12 +267,59 @@ class CollectionsAPI(_Manager):
         return parent
 
 
+#: What a card list keeps of cards it was not asked to keep whole.
+SLIM_CARD_FIELDS = ("id", "name", "description", "display", "type", "collection_id",
+                    "archived", "entity_id", "creator_id", "database_id", "updated_at")
+
+_ARRAY_GAP = re.compile(r"[\s,]*")
+
+
+def iter_json_array(text: str) -> Iterator[Any]:
+    """The items of a JSON array, decoded one at a time (never the whole array at once)."""
+    decoder = json.JSONDecoder()
+    index = _ARRAY_GAP.match(text, 0).end()  # type: ignore[union-attr]
+    if text[index:index + 1] != "[":
+        raise ValueError("expected a JSON array")
+    index += 1
+    while True:
+        index = _ARRAY_GAP.match(text, index).end()  # type: ignore[union-attr]
+        if text[index:index + 1] == "]" or index >= len(text):
+            return
+        item, index = decoder.raw_decode(text, index)
+        yield item
+
+
 class CardsAPI(_Manager):
     """Saved questions: ``/api/card``."""
 
-    def list(self, f: str = "all") -> list[Card]:
-        """``GET /api/card?f=…``: every readable card, full rows, one request."""
-        return _CARDS.validate_python(self._t.request("GET", "/api/card", params={"f": f}) or [])
+    def list(
+        self, f: str = "all", *, full: Callable[[Mapping[str, Any]], bool] | None = None
+    ) -> list[Card]:
+        """``GET /api/card?f=…``: every readable card, one request.
+
+        Metabase answers full rows (query, settings, result metadata) for every card, which on
+        an instance with tens of thousands of cards is tens of megabytes. With ``full``, the
+        answer is decoded one card at a time and only cards for which ``full(raw)`` is true
+        keep everything; the others keep only :data:`SLIM_CARD_FIELDS`. This bounds memory
+        by the cards one cares about, not by the instance.
+        """
+        if full is None:
+            body = self._t.request("GET", "/api/card", params={"f": f})
+            return _CARDS.validate_python(body or [])
+        text = self._t.request("GET", "/api/card", params={"f": f}, raw=True)
+        if not isinstance(text, str):  # not JSON text: let the validator say what it is
+            return _CARDS.validate_python(text or [])
+        cards: list[Card] = []
+        for raw in iter_json_array(text):
+            if not isinstance(raw, dict):
+                continue
+            if full(raw):
+                cards.append(Card.model_validate(raw))
+            else:
+                cards.append(Card.model_validate(
+                    {k: raw[k] for k in SLIM_CARD_FIELDS if k in raw}
+                ))
+        return cards
 
     def get(self, card_id: int, *, legacy_mbql: bool = False) -> Card:
         """``GET /api/card/:id`` (``?legacy-mbql=true`` asks 0.57+ for the old query format)."""

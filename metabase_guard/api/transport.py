@@ -303,25 +303,32 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        raw: bool = False,
     ) -> Any:
         """Send one request and return the decoded body (``None`` for 204 or empty).
 
-        Retries per the policy; re-logs in once when a session expired; raises the
-        :mod:`metabase_guard.errors` exception of the failure's cause.
+        With ``raw`` a successful answer is returned as its undecoded text, for callers that
+        decode a large list piece by piece. Retries per the policy; re-logs in once when a
+        session expired; raises the :mod:`metabase_guard.errors` exception of the cause.
         """
         method = method.upper()
         try:
-            return self._with_retries(method, path, params, json_body)
+            return self._with_retries(method, path, params, json_body, raw)
         except AuthenticationError:
             if self._api_key or path == "/api/session" or self._session_token is None:
                 raise  # the login itself failed: trying again costs a throttled attempt
             stale = self._session_token
             log.debug("session rejected; logging in again")
             self._login(stale=stale)
-            return self._with_retries(method, path, params, json_body)
+            return self._with_retries(method, path, params, json_body, raw)
 
     def _with_retries(
-        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        raw: bool = False,
     ) -> Any:
         policy = self.retry
 
@@ -351,16 +358,23 @@ class Transport:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(method, path, params, json_body)
+                    return self._attempt(method, path, params, json_body, raw)
         except _Retryable as exhausted:
             raise exhausted.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        raw: bool = False,
     ) -> Any:
         headers = self._auth_headers()
-        return self._send(method, path, params=params, json_body=json_body, headers=headers)
+        return self._send(
+            method, path, params=params, json_body=json_body, headers=headers, raw=raw
+        )
 
     def _send(
         self,
@@ -370,6 +384,7 @@ class Transport:
         params: Mapping[str, Any] | None,
         json_body: Any,
         headers: Mapping[str, str],
+        raw: bool = False,
     ) -> Any:
         url = self.base_url + path
         started = time.monotonic()
@@ -416,6 +431,10 @@ class Transport:
                 method=method,
                 url=url,
             )
+        if raw and response.status_code < 400 and "json" in response.headers.get(
+            "Content-Type", ""
+        ):
+            return response.text
         body = _decode(response)
         if response.status_code < 400:
             if isinstance(body, str) and body.lstrip()[:1] == "<":

@@ -8,7 +8,7 @@ delivery form. It never writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -139,6 +139,12 @@ def _by_marker(cards: list[Card]) -> dict[str, Card]:
     return out
 
 
+def _marked(raw: Mapping[str, Any]) -> bool:
+    """Cards kept whole in a snapshot: the managed ones (the others only by name and place)."""
+    description = raw.get("description")
+    return managed_key(description if isinstance(description, str) else None) is not None
+
+
 def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
     """Read the snapshot; independent list requests run concurrently (at most ``workers``)."""
     client.require_notification_api()
@@ -161,8 +167,8 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
 
     tasks: dict[str, Callable[[], Any]] = {
         "me": lambda: client.me,
-        "cards": lambda: client.cards.list("all"),
-        "archived": lambda: client.cards.list("archived"),
+        "cards": lambda: client.cards.list("all", full=_marked),
+        "archived": lambda: client.cards.list("archived", full=_marked),
         "collections": lambda: client.collections.list(),
         "notifications": lambda: client.notifications.list(include_inactive=True),
         "databases": lambda: client.databases.list(),

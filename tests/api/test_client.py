@@ -221,3 +221,26 @@ def test_environment_supplies_credentials(mb: MountedSandbox) -> None:
     client = MetabaseClient(environ=env)
     assert client.me.is_api_key
     assert mb.api_key not in repr(client)
+
+
+def test_card_list_can_keep_only_chosen_cards_whole(client: MetabaseClient) -> None:
+    db = client.databases.by_name("Warehouse").id
+    for name in ("kept", "slim"):
+        client.cards.create({
+            "name": name, "display": "table", "description": f"{name} card",
+            "dataset_query": write_native(NativeQuery(db, "SELECT 1 AS x"), mbql5=True),
+            "visualization_settings": {"column_settings": {}},
+        })
+    cards = {c.name: c for c in client.cards.list(full=lambda raw: raw["name"] == "kept")}
+    assert read_native(cards["kept"].dataset_query) == NativeQuery(db, "SELECT 1 AS x")
+    assert cards["slim"].dataset_query == {} and cards["slim"].description == "slim card"
+    assert cards["slim"].model_extra == {}
+
+
+def test_json_arrays_are_decoded_item_by_item() -> None:
+    from metabase_guard.api.resources import iter_json_array
+
+    assert list(iter_json_array(' [ {"a": [1, 2]} , "x",3 ] ')) == [{"a": [1, 2]}, "x", 3]
+    assert list(iter_json_array("[]")) == []
+    with pytest.raises(ValueError):
+        list(iter_json_array('{"a": 1}'))
