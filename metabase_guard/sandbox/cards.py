@@ -179,6 +179,8 @@ def _validate_common(errors: Errors, body: dict[str, Any], *, create: bool) -> N
 
 def _target_collection(store: Store, user: Row, coll_id: Any) -> Row | None:
     if coll_id is None:
+        if not store.collection_writable(None, user):
+            raise forbidden()
         return None
     if coll_id == store.trash_id:
         # metabase/metabase test/metabase/queries_rest/api/card_test.clj: moving a card to the
@@ -187,7 +189,9 @@ def _target_collection(store: Store, user: Row, coll_id: Any) -> Row | None:
     coll = store.get("collections", coll_id)
     if coll is None:
         raise not_found()
-    if not store.collection_readable(coll, user):
+    # metabase/metabase src/metabase/queries_rest/api/card.clj: saving a card into a
+    # collection needs write (curate) permission on it, not read
+    if not store.collection_writable(coll, user):
         raise forbidden()
     return coll
 
@@ -362,6 +366,10 @@ def update_card(sb: Sandbox, req: Request) -> Reply:
 
     store, user = sb.store, _user(req)
     card = _readable_card(store, req.id_param(), user)
+    # metabase/metabase src/metabase/queries_rest/api/card.clj: PUT write-checks the card,
+    # that is its collection
+    if not store.collection_writable(store.get("collections", card["collection_id"]), user):
+        raise forbidden()
     body = req.json_object()
     errors = Errors()
     _validate_common(errors, body, create=False)

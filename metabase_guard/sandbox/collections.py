@@ -102,7 +102,7 @@ def collection_json(store: Store, coll: Row, user: Row, *, full: bool = True) ->
     """
     out = dict(coll)
     out["is_personal"] = store.personal_owner(coll) is not None
-    out["can_write"] = store.collection_readable(coll, user) and coll.get("type") != "trash"
+    out["can_write"] = store.collection_writable(coll, user) and coll.get("type") != "trash"
     out["can_restore"] = bool(coll["archived"] and coll.get("archived_directly"))
     out["can_delete"] = bool(coll["archived"]) and store.is_superuser(user)
     out["is_remote_synced"] = False
@@ -363,11 +363,15 @@ def collection_items(sb: Sandbox, req: Request) -> Reply:
 
 def _target_parent(store: Store, user: Row, value: Any) -> Row | None:
     if value is None:
+        if not store.collection_writable(None, user):
+            raise forbidden()
         return None
     parent = store.get("collections", value)
     if parent is None:
         raise not_found()
-    if parent.get("type") == "trash" or not store.collection_readable(parent, user):
+    # metabase/metabase src/metabase/collections_rest/api.clj: creating or moving a collection
+    # write-checks the parent
+    if parent.get("type") == "trash" or not store.collection_writable(parent, user):
         raise forbidden()
     return parent
 
@@ -412,7 +416,7 @@ def update_collection(sb: Sandbox, req: Request) -> Reply:
 
     store, user = sb.store, _user(req)
     coll = store.get_or_404("collections", req.id_param())
-    if coll.get("type") == "trash" or not store.collection_readable(coll, user):
+    if coll.get("type") == "trash" or not store.collection_writable(coll, user):
         raise forbidden()
     body = req.json_object()
     errors = Errors()

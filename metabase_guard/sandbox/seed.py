@@ -51,7 +51,8 @@ SEED_KEYS = {
     "webhooks",
     "admin_password",
 }
-USER_KEYS = {"email", "first_name", "last_name", "is_superuser", "password", "api_key", "active"}
+USER_KEYS = {"email", "first_name", "last_name", "is_superuser", "password", "api_key", "active",
+             "collection_access"}
 
 
 def load_seed(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -121,6 +122,8 @@ def _check(data: dict[str, Any]) -> None:
         for key in ("is_superuser", "active"):
             if key in user and not isinstance(user[key], bool):
                 raise _fail(f"{where}.{key}", "must be true or false")
+        if user.get("collection_access", "curate") not in ("curate", "view"):
+            raise _fail(f"{where}.collection_access", "must be curate or view")
     for i, group in enumerate(_check_list(data, "groups")):
         where = f"groups[{i}]"
         if not isinstance(group, dict) or not isinstance(group.get("name"), str):
@@ -198,6 +201,8 @@ def apply_seed(
         )
         if user.get("api_key"):
             store.api_keys[user["api_key"]] = row["id"]
+        if user.get("collection_access", "curate") == "view":
+            store.view_only.add(row["id"])
     for group in seed.get("groups") or []:
         row = store.add_group(group["name"])
         for email in group.get("members") or []:

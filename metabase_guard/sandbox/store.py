@@ -69,6 +69,7 @@ class Store:
         self._next: dict[str, int] = dict.fromkeys(TABLES, 1)
         self.memberships: set[tuple[int, int]] = set()  # (group_id, user_id)
         self.passwords: dict[int, str] = {}
+        self.view_only: set[int] = set()
         self.api_keys: dict[str, int] = {}
         self.sessions: dict[str, int] = {}
         self.settings: dict[str, Any] = {}
@@ -295,6 +296,16 @@ class Store:
                 "is_sample": False,
             },
         )
+
+    def collection_writable(self, coll: Row | None, user: Row) -> bool:
+        """Whether ``user`` may save into a collection: readable, and not a view-only user.
+
+        A seed user with ``collection_access: view`` stands for a group granted *View* (not
+        *Curate*) on collections in Metabase's permission graph.
+        """
+        if self.is_superuser(user):
+            return True
+        return self.collection_readable(coll, user) and user["id"] not in self.view_only
 
     def collection_readable(self, coll: Row | None, user: Row) -> bool:
         """Whether ``user`` may read a collection (root when ``None``).

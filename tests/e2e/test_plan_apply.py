@@ -283,3 +283,26 @@ def test_leftover_goal_of_another_display_family_never_costs_alerts(env: Env) ->
     with env.client() as client:
         alerts = client.notifications.list(card_id=card.id)
     assert len(alerts) == 1
+
+
+def test_view_only_credentials_fail_cleanly_and_write_nothing_harmful(
+    metabase_sandbox_factory, monkeypatch, capsys  # type: ignore[no-untyped-def]
+) -> None:
+    from metabase_guard import cli
+    from tests.e2e.conftest import REPO, demo_seed
+
+    seed = demo_seed()
+    seed["users"] = [dict(u, collection_access="view") if u["email"] == "pm@example.com" else u
+                     for u in seed["users"]]
+    mb = metabase_sandbox_factory(seed=seed)
+    monkeypatch.setenv("METABASE_URL", mb.url)
+    monkeypatch.delenv("METABASE_API_KEY", raising=False)
+    monkeypatch.setenv("METABASE_USERNAME", "pm@example.com")
+    monkeypatch.setenv("METABASE_PASSWORD", "priya")
+    code = cli.main(["apply", "--yes", str(REPO / "alerts" / "recommender.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Permission denied" in err and "Traceback" not in err
+    counts = mb.sandbox.request_counts()
+    writes = {k: n for k, n in counts.items() if k[0] in ("POST", "PUT") and k[1] != "/api/session"}
+    assert writes == {("POST", "/api/collection"): 1}  # refused, and nothing after it
