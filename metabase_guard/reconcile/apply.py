@@ -76,6 +76,22 @@ def create_verified(create: Callable[[], T], find: Callable[[], T | None]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def write_idempotent(write: Callable[[], T]) -> T:
+    """An update (PUT) whose outcome is unknown is simply made again.
+
+    Every update apply makes is idempotent: a card PUT sends the same values, an alert
+    update reads the alert afresh and merges into it, deactivating and archiving set a flag.
+    So a 500 after Metabase committed, or a lost answer, costs one more PUT, not a failed run.
+    """
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            return write()
+        except _UNKNOWN_OUTCOME:
+            if attempt == CREATE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 @dataclass
 class ApplyReport:
     """What an apply did: changes done, failed (with the error) and not attempted."""
@@ -219,7 +235,8 @@ class _Run:
                 self.cards[item.key] = made.id
             return
         assert change.live_id is not None
-        current = self.live_cards[change.live_id]
+        live_id = change.live_id
+        current = self.live_cards[live_id]
         changed = {f.field for f in change.fields}
         body: dict[str, Any] = {}
         if "archived" in changed:
@@ -237,7 +254,7 @@ class _Run:
         settings = settings_to_send(item, current.visualization_settings, changed)
         if settings is not None:
             body["visualization_settings"] = settings
-        self.client.cards.update(change.live_id, body)
+        write_idempotent(lambda: self.client.cards.update(live_id, body))
         with self.lock:
             self.cards[item.key] = change.live_id
 
@@ -261,14 +278,16 @@ class _Run:
             create_verified(lambda: self.client.notifications.create(alert.spec(card_id)), find)
         else:
             assert change.live_id is not None
-            self.client.notifications.update(change.live_id, alert.spec(card_id))
+            live_id = change.live_id
+            write_idempotent(lambda: self.client.notifications.update(live_id, alert.spec(card_id)))
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None
+        live_id = change.live_id
         if change.kind == "alert":
-            self.client.notifications.set_active(change.live_id, False)
+            write_idempotent(lambda: self.client.notifications.set_active(live_id, False))
         else:
-            self.client.cards.archive(change.live_id)
+            write_idempotent(lambda: self.client.cards.archive(live_id))
 
 
 def apply_plan(
