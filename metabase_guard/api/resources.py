@@ -271,6 +271,8 @@ class CollectionsAPI(_Manager):
 SLIM_CARD_FIELDS = ("id", "name", "description", "display", "type", "collection_id",
                     "archived", "entity_id", "creator_id", "database_id", "updated_at")
 
+FULL_CARD_FIELDS = (*SLIM_CARD_FIELDS, "dataset_query", "visualization_settings")
+
 _ARRAY_GAP = re.compile(r"[\s,]*")
 
 
@@ -299,9 +301,10 @@ class CardsAPI(_Manager):
 
         Metabase answers full rows (query, settings, result metadata) for every card, which on
         an instance with tens of thousands of cards is tens of megabytes. With ``full``, the
-        answer is decoded one card at a time and only cards for which ``full(raw)`` is true
-        keep everything; the others keep only :data:`SLIM_CARD_FIELDS`. This bounds memory
-        by the cards one cares about, not by the instance.
+        answer is decoded one card at a time; cards for which ``full(raw)`` is true keep
+        :data:`FULL_CARD_FIELDS` (with their query and settings), the others only
+        :data:`SLIM_CARD_FIELDS`, and none keeps ``result_metadata``. This bounds memory by
+        the cards one cares about, not by the instance.
         """
         if full is None:
             body = self._t.request("GET", "/api/card", params={"f": f})
@@ -313,12 +316,8 @@ class CardsAPI(_Manager):
         for raw in iter_json_array(text):
             if not isinstance(raw, dict):
                 continue
-            if full(raw):
-                cards.append(Card.model_validate(raw))
-            else:
-                cards.append(Card.model_validate(
-                    {k: raw[k] for k in SLIM_CARD_FIELDS if k in raw}
-                ))
+            keys = FULL_CARD_FIELDS if full(raw) else SLIM_CARD_FIELDS
+            cards.append(Card.model_validate({k: raw[k] for k in keys if k in raw}))
         return cards
 
     def get(self, card_id: int, *, legacy_mbql: bool = False) -> Card:
