@@ -29,6 +29,7 @@ from metabase_guard.evaluation import QueryResult, Verdict, evaluate
 from metabase_guard.lint import card_settings
 from metabase_guard.reconcile.desired import CONDITIONS
 from metabase_guard.spec.loader import Declarations
+from metabase_guard.spec.loader import describe_value as _kind
 from metabase_guard.spec.models import Question, suggest
 
 __all__ = [
@@ -129,20 +130,6 @@ class TestReport:
                 for o in self.outcomes
             ],
         }
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "an empty value"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})" if len(value) <= 40 else "a string"
-    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _is_cell(value: Any) -> bool:

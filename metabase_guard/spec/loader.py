@@ -40,6 +40,7 @@ from metabase_guard.spec.models import (
 __all__ = [
     "Declarations",
     "Location",
+    "describe_value",
     "discover",
     "json_schema",
     "load_declarations",
@@ -350,7 +351,8 @@ def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
     return message[:1].lower() + message[1:]
 
 
-def _kind(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """What a YAML value is, for messages: ``an integer (3)``, ``a list``."""
     if value is None:
         return "an empty value"
     if isinstance(value, bool):
@@ -366,6 +368,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+_kind = describe_value
 
 
 def load_declarations(paths: Sequence[str | Path]) -> Declarations:
