@@ -398,13 +398,18 @@ def _resolve_alert(
             email_recipients.append(
                 RecipientSpec("notification-recipient/raw-value", value=address)
             )
-    for n, name in enumerate(alert.groups):
-        group = groups.get(name)
-        if group is None:
-            problems.append(_problem(decls, key, f"{where}.groups[{n}]",
-                                     _unknown("group", name, list(groups),
-                                              "groups" in live.unreadable)))
-            continue
+    def named(kind: str, field: str, names: list[str], known: Mapping[str, Any]) -> list[Any]:
+        """The live objects called ``names``; each missing one is a located problem."""
+        found = []
+        for n, name in enumerate(names):
+            if name in known:
+                found.append(known[name])
+            else:
+                problems.append(_problem(decls, key, f"{where}.{field}[{n}]", _unknown(
+                    kind, name, list(known), f"{kind}s" in live.unreadable)))
+        return found
+
+    for group in named("group", "groups", list(alert.groups), groups):
         email_recipients.append(RecipientSpec("notification-recipient/group", group_id=group.id))
     if email_recipients:
         if not live.email_configured:
@@ -440,13 +445,7 @@ def _resolve_alert(
                 RecipientSpec("notification-recipient/raw-value", value=c) for c in slack
             ),
         ))
-    for n, name in enumerate(alert.webhook):
-        hook = hooks.get(name)
-        if hook is None:
-            problems.append(_problem(decls, key, f"{where}.webhook[{n}]",
-                                     _unknown("webhook channel", name, list(hooks),
-                                              "webhook channels" in live.unreadable)))
-            continue
+    for hook in named("webhook channel", "webhook", list(alert.webhook), hooks):
         handlers.append(HandlerSpec("channel/http", channel_id=hook.id))
     handlers.sort(key=lambda h: (h.channel_type, h.channel_id or 0))
 

@@ -42,13 +42,17 @@ ITEM_MODELS = [
 ]
 
 
+#: The virtual root collection's id in Metabase's API (``collections_rest/api.clj``).
+ROOT_ID = "root"
+
+
 def register(router: Router) -> None:
     """Register this module's endpoints."""
     router.add("GET", "/api/collection")(list_collections)
     router.add("GET", "/api/collection/tree")(tree)
     router.add("GET", "/api/collection/root")(get_root)
     router.add("GET", "/api/collection/trash")(get_trash)
-    router.add("GET", "/api/collection/root/items")(root_items)
+    router.add("GET", f"/api/collection/{ROOT_ID}/items")(root_items)
     router.add("GET", "/api/collection/:id")(get_collection)
     router.add("GET", "/api/collection/:id/items")(collection_items)
     router.add("POST", "/api/collection")(create_collection)
@@ -348,7 +352,7 @@ def _non_negative(value: str | None, name: str, default: int) -> int:
 
 
 def root_items(sb: Sandbox, req: Request) -> Reply:
-    """``GET /api/collection/root/items``."""
+    """``GET /api/collection/:id/items`` for the virtual root collection (id ``"root"``)."""
     return _items(sb, req, None)
 
 

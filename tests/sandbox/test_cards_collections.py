@@ -194,5 +194,6 @@ def test_collection_items_paging(api: Api) -> None:
         ["c3"], 3, 2, 2)
     past = api.get(f"/api/collection/{coll['id']}/items", params={"offset": 10}).json()
     assert past["data"] == [] and past["total"] is None and past["limit"] == 50
-    root = api.get("/api/collection/root/items").json()
+    root_id = "root"  # the virtual root collection
+    root = api.get(f"/api/collection/{root_id}/items").json()
     assert "Items" in [i["name"] for i in root["data"]]
