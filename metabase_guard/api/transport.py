@@ -206,7 +206,11 @@ class Transport:
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
     ) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - parses the port: "http://h:x" fails here, not later
+        except ValueError as exc:
+            raise ConfigError(f"the Metabase URL {url!r} is not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"the Metabase URL must start with http:// or https://, got {url!r}")
         if "@" in parts.netloc:
@@ -221,6 +225,9 @@ class Transport:
                 "(METABASE_USERNAME, METABASE_PASSWORD)"
             )
         self.base_url = url.rstrip("/")
+        if self.base_url.endswith("/api"):
+            # a URL copied from an API call: every path below already starts with /api
+            self.base_url = self.base_url[: -len("/api")]
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._api_key = api_key
@@ -241,6 +248,9 @@ class Transport:
         )
         self.request_count = 0
         self._count_lock = threading.Lock()
+        # Until the server has answered once, a refused connection means a wrong URL or a
+        # stopped Metabase: say so at once instead of after a round of backoff.
+        self._answered = False
         if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
             log.warning(
                 "%s is plain http: the %s travels in clear text",
@@ -376,6 +386,19 @@ class Transport:
             method, path, params=params, json_body=json_body, headers=headers, raw=raw
         )
 
+    def _connection_words(self, exc: requests.exceptions.ConnectionError) -> str:
+        """A failed connection in words, without urllib3's pool and retry text."""
+        text = repr(exc)
+        where = self.base_url
+        if "NameResolutionError" in text or "Name or service not known" in text:
+            return f"cannot find the host of {where}: the name does not resolve (a typo?)"
+        if "Connection refused" in text or "NewConnectionError" in text:
+            return (f"cannot connect to {where}: the connection was refused (is Metabase "
+                    "running there, and is the port right?)")
+        if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text:
+            return f"{where} closed the connection without answering"
+        return f"cannot connect to {where}: {str(exc).split('(Caused by ', 1)[-1][:200]}"
+
     def _send(
         self,
         method: str,
@@ -412,15 +435,18 @@ class Transport:
                 raise _Retryable(error) from None
             raise error from None
         except requests.exceptions.SSLError as exc:
-            raise ApiConnectionError(f"TLS failed: {exc}", method=method, url=url) from None
+            raise ApiConnectionError(_tls_words(exc), method=method, url=url) from None
         except requests.exceptions.ConnectionError as exc:
-            error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
+            error = ApiConnectionError(self._connection_words(exc), method=method, url=url)
+            if not self._answered and _never_sent(exc):
+                raise error from None
             if method in _IDEMPOTENT or _never_sent(exc):
                 raise _Retryable(error) from None
             raise error from None
         except requests.exceptions.RequestException as exc:
             raise ApiConnectionError(f"request failed: {exc}", method=method, url=url) from None
 
+        self._answered = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
         if 300 <= response.status_code < 400:
@@ -455,6 +481,19 @@ class Transport:
         if retryable:
             raise _Retryable(error, retry_after=retry_after)
         raise error
+
+
+def _tls_words(exc: Exception) -> str:
+    """A TLS failure in words; urllib3's text names OpenSSL's reason codes."""
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return ("TLS handshake failed: the server does not speak https on this port (is the "
+                "URL http://, or the port the one of a plain-http Metabase?)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(")[0].strip(" )'\"")
+        return (f"TLS certificate not trusted ({reason or 'verify failed'}): give the CA "
+                "bundle (REQUESTS_CA_BUNDLE) or, for a test instance only, --insecure")
+    return "TLS failed: " + text.split("(Caused by ", 1)[-1].rstrip(")")[:200]
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

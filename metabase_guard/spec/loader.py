@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +180,11 @@ class _Reader:
         for issue in document.issues:
             self._file_problem(filename, issue)
         self._read_document(document, filename)
+        lines = text.splitlines()
         # Problems of one file in line order; files stay in the order they were read.
         self.problems[start:] = sorted(
-            self.problems[start:], key=lambda p: -1 if p.line is None else p.line
+            (_comment_hint(p, lines) for p in self.problems[start:]),
+            key=lambda p: -1 if p.line is None else p.line,
         )
 
     def _file_problem(self, filename: str, issue: yamlio.YamlIssue) -> None:
@@ -258,12 +260,44 @@ class _Reader:
                 path = (*base, *_clean_loc(error))
                 self._problem(filename, root, path, prefix + _message(error, path))
             return
-        for sub, message in semantic_problems(question):
+        for sub, message in (*semantic_problems(question), *_email_case_problems(question)):
             self._problem(filename, root, (*base, *sub), prefix + message)
         node = yamlio.node_at(root, base)
         if key is not None and node is not None and key not in self.declarations._questions:
             self.declarations._questions[key] = (filename, node)
         self.declarations.questions.append(question)
+
+
+def _email_case_problems(question: Question) -> list[tuple[tuple[str | int, ...], str]]:
+    """E-mail addresses listed twice in different case: the same rule as exact duplicates.
+
+    Metabase keeps e-mail recipients as typed, but mail servers treat the address as one
+    mailbox, so ``A@x.org`` and ``a@x.org`` would be one person mailed twice.
+    """
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for a, alert in enumerate(question.alerts):
+        seen: dict[str, str] = {}
+        for i, address in enumerate(alert.email):
+            first = seen.setdefault(address.lower(), address)
+            if first != address:
+                out.append((("alerts", a, "email", i),
+                            f"{address!r} is listed twice (as {first!r}: e-mail addresses are "
+                            "compared without case)"))
+    return out
+
+
+_COMMENT_AFTER_COLON = re.compile(r":\s+#")
+
+
+def _comment_hint(problem: Problem, lines: Sequence[str]) -> Problem:
+    """``slack: #alerts`` reads as an empty value: say that ``#`` starts a YAML comment."""
+    if problem.line is None or "empty value" not in problem.message:
+        return problem
+    source = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
+    if not _COMMENT_AFTER_COLON.search(source):
+        return problem
+    return replace(problem, message=problem.message + "; '#' after a space starts a YAML "
+                   "comment: quote the value, as slack: ['#alerts']")
 
 
 def _clean_loc(error: ErrorDetails) -> tuple[str | int, ...]:
