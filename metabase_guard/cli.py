@@ -39,6 +39,7 @@ from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
+from metabase_guard.render.common import apply_summary
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "error_document", "main"]
 
@@ -189,8 +190,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the admin API key the sandbox accepts (default mb_sandbox_admin_key)")
     p.add_argument("--version-tag", default="v0.61.2",
                    help="the Metabase version the sandbox reports (default v0.61.2)")
-    p.add_argument("--seed", help="YAML seed file (default: the built-in seed; the demo's is "
-                                  "metabase_guard/sandbox/demo_seed.yaml)")
+    p.add_argument("--seed", help="YAML seed file, or 'demo' for the seed of the demo and "
+                                  "docs/getting-started.md (default: the built-in seed)")
     return parser
 
 
@@ -383,17 +384,6 @@ def _verb(change: Change) -> str:
     return {"create": "created", "update": "updated", "delete": "deleted"}[change.action]
 
 
-def _summary(done: Sequence[Change], requests: int | None = None) -> str:
-    counts = {"create": 0, "update": 0, "delete": 0}
-    for change in done:
-        counts[change.action] += 1
-    text = (f"{counts['create']} added, {counts['update']} changed, {counts['delete']} "
-            "destroyed")
-    if requests is not None:
-        text += f" ({requests} request{'' if requests == 1 else 's'})"
-    return text
-
-
 def _unfinished(failed: Sequence[tuple[Change, str]], not_attempted: Sequence[Change]) -> None:
     """List what failed (one line per distinct error) and what was not attempted."""
     by_error: dict[str, list[str]] = {}
@@ -458,19 +448,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
             if args.format == "json":
                 print(json.dumps({"plan": result.plan.to_dict(), "report": failed.to_dict()},
                                  indent=2))
-            _err(f"\nApply failed: {_summary(failed.done, failed.requests)}.")
+            _err(f"\nApply failed: {apply_summary(failed.done, failed.requests)}.")
             _unfinished(failed.failed, failed.not_attempted)
             return EXIT_ERROR
         except KeyboardInterrupt:
             finished = {c.address for c in progress.done} | {c.address for c, _ in
                                                               progress.failed}
             rest = [c for c in result.plan.changes if c.address not in finished]
-            _err(f"\nApply interrupted: {_summary(progress.done)}.")
+            _err(f"\nApply interrupted: {apply_summary(progress.done)}.")
             _unfinished(progress.failed, rest)
             return EXIT_INTERRUPTED
     if args.format == "json":
         print(json.dumps({"plan": result.plan.to_dict(), "report": report.to_dict()}, indent=2))
-    _err(f"\nApply complete! {_summary(report.done, report.requests)}.")
+    _err(f"\nApply complete! {apply_summary(report.done, report.requests)}.")
     return EXIT_OK
 
 
@@ -530,10 +520,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``sandbox``: serve the Metabase emulator until interrupted."""
-    from metabase_guard.sandbox import run_foreground
+    from metabase_guard.sandbox import DEMO_SEED, run_foreground
 
+    seed = DEMO_SEED if args.seed == "demo" else args.seed
     try:
-        return run_foreground(args.host, args.port, args.api_key, args.version_tag, args.seed)
+        return run_foreground(args.host, args.port, args.api_key, args.version_tag, seed)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise ConfigError(

@@ -157,6 +157,46 @@ def test_the_sandbox_doc_example_test_passes_beside_the_repos_alerts(tmp_path: P
     assert re.search(r"\b\d+ passed", run.stdout)
 
 
+def test_getting_started_is_followable_on_the_sandbox_alone(
+    metabase_sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Steps 2-6 of docs/getting-started.md on `sandbox --seed demo`: the quoted outputs hold."""
+    from metabase_guard.sandbox import DEMO_SEED
+
+    guide = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    [declaration] = re.findall(r"create `alerts/runs.yaml`:\n\n```yaml\n(.*?)```", guide,
+                               re.DOTALL)
+    mb = metabase_sandbox_factory(seed=DEMO_SEED)
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "runs.yaml").write_text(declaration, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("METABASE_URL", mb.url)
+    monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
+
+    def run(*argv: str, code: int = 0) -> str:
+        capsys.readouterr()
+        assert cli.main(list(argv)) == code, argv
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    assert "OK: 1 question(s) with 1 alert(s) in 1 file(s)." in run("validate")
+    assert "OK: 1 question(s) with 1 alert(s) in 1 file(s)." in guide
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in run("plan")
+    applied = run("apply", "--yes")
+    for line in applied.splitlines():
+        if line.startswith(("  [", "Apply complete!")):
+            assert line in guide, line
+    assert "No changes. Metabase matches the declarations." in run("plan")
+    checked = run("check", code=0)
+    for line in checked.splitlines()[2:4]:
+        assert line in guide, line
+    (tmp_path / "alerts" / "runs.yaml").write_text(
+        declaration.replace('at: "08:00"', "at: 8am"), encoding="utf-8")
+    error = run("validate", code=1).splitlines()[1]
+    assert error in guide, error
+
+
 # -- plan-formats.md against the plan's JSON -------------------------------------------------
 
 
