@@ -157,6 +157,25 @@ def test_the_sandbox_doc_example_test_passes_beside_the_repos_alerts(tmp_path: P
     assert re.search(r"\b\d+ passed", run.stdout)
 
 
+def test_the_readme_python_snippet_runs(
+    metabase_sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    from metabase_guard.sandbox import DEMO_SEED
+
+    [snippet] = _python_blocks(REPO / "README.md")
+    mb = metabase_sandbox_factory(seed=DEMO_SEED)
+    shutil.copytree(REPO / "alerts", tmp_path / "alerts")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
+    exec(compile(snippet.replace("https://metabase.example.com", mb.url), "README.md", "exec"),
+         {})
+    out = capsys.readouterr().out
+    assert "Plan: " in out and "changes applied" in out
+
+
 def test_getting_started_is_followable_on_the_sandbox_alone(
     metabase_sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -195,6 +214,36 @@ def test_getting_started_is_followable_on_the_sandbox_alone(
         declaration.replace('at: "08:00"', "at: 8am"), encoding="utf-8")
     error = run("validate", code=1).splitlines()[1]
     assert error in guide, error
+
+
+def _yaml_blocks(path: Path) -> list[Any]:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    return [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", text,
+                                                   re.MULTILINE | re.DOTALL)]
+
+
+def test_ci_workflows_give_the_key_only_to_jobs_that_talk_to_metabase() -> None:
+    workflows = [b for b in _yaml_blocks(DOCS / "ci.md")
+                 if isinstance(b, dict) and "jobs" in b]
+    assert len(workflows) >= 2
+    for workflow in workflows:
+        assert "METABASE_API_KEY" not in (workflow.get("env") or {}), "workflow-level key"
+        for name, job in workflow["jobs"].items():
+            steps = " ".join(str(step.get("run", "")) for step in job.get("steps", []))
+            talks = any(f"metabase-guard {c}" in steps for c in ("plan", "apply", "check"))
+            assert ("METABASE_API_KEY" in (job.get("env") or {})) == talks, name
+            assert "metabase-guard==" not in steps, f"{name}: install from MG_PIP_SPEC"
+
+
+def test_docs_quote_the_exit_code_of_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "--no-such-flag"]) == cli.EXIT_ERROR
+    capsys.readouterr()
+    for doc in ("cli.md", "ci.md"):
+        text = (DOCS / doc).read_text(encoding="utf-8")
+        assert not re.search(r"usage error[^.]*exits? \**2", text), doc
+    assert "exits **1**" in CLI_DOC.read_text(encoding="utf-8")
 
 
 # -- plan-formats.md against the plan's JSON -------------------------------------------------
@@ -274,3 +323,5 @@ def test_relative_links_resolve(source: Path, target: str) -> None:
 def test_docs_name_no_path_of_a_build_machine(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"(?<![\w.])/(work|tmp|home|Users)/", text)
+    # a note of the team, not in the repository: cite Metabase's source files instead
+    assert "metabase-api.md" not in text
