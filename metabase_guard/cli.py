@@ -37,7 +37,7 @@ from metabase_guard.errors import (
 from metabase_guard.lint import Finding, count_by_severity, has_errors
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
-from metabase_guard.reconcile.plan import Change, Thresholds
+from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
 from metabase_guard.render.common import apply_summary
 
@@ -176,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help=_CONFIG_HELP)
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
 
+    p = add("show", help="what is managed on the instance, or a saved plan (show plan.json)")
+    p.add_argument("saved_plan", nargs="?", metavar="PLAN",
+                   help="a plan saved by plan --out: render it again (no server needed)")
+    _connection_args(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
     add("schema", help="print the JSON Schema of the declaration format")
 
     p = add("demo", help="run the whole loop against an in-process sandbox")
@@ -282,12 +288,12 @@ def _report_findings(findings: Sequence[Finding], *, show: bool = True) -> bool:
     return False
 
 
-def _render(result: engine.PlanResult, fmt: str, colour: bool) -> str:
+def _render(plan: Plan, findings: Sequence[Finding], fmt: str, colour: bool) -> str:
     if fmt == "json":
-        return render_json(result.plan, findings=result.findings)
+        return render_json(plan, findings=findings)
     if fmt == "markdown":
-        return render_markdown(result.plan, findings=result.findings)
-    return render_text(result.plan, colour=colour, findings=result.findings)
+        return render_markdown(plan, findings=findings)
+    return render_text(plan, colour=colour, findings=findings)
 
 
 def _threshold_warning(result: engine.PlanResult, settings: Settings) -> str | None:
@@ -315,7 +321,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                              strict=args.strict)
         log.debug("plan read the instance in %d requests", client.request_count)
     warning = _threshold_warning(result, settings)
-    output = _render(result, args.format, _use_colour(args.color, sys.stdout))
+    output = _render(result.plan, result.findings, args.format,
+                     _use_colour(args.color, sys.stdout))
     if warning and args.format == "markdown":
         output += f"\n> ⚠️ **Warning:** {warning}\n"
     sys.stdout.write(output)
@@ -494,6 +501,24 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_ERROR if report.failed else EXIT_OK
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """``show``: the managed cards and alerts of the instance, or a saved plan again."""
+    from metabase_guard.reconcile.live import read_live
+    from metabase_guard.render.show import inventory, plan_from_dict, render_inventory
+
+    if args.saved_plan:
+        plan = plan_from_dict(engine.read_saved_plan(args.saved_plan), source=args.saved_plan)
+        sys.stdout.write(_render(plan, (), args.format, _use_colour(args.color, sys.stdout)))
+        return EXIT_OK
+    settings = _settings(args)
+    with _client(settings) as client:
+        live = read_live(client)
+        url = client.url
+    sys.stdout.write(render_inventory(inventory(live), url=url, timezone=live.report_timezone,
+                                      fmt=args.format))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """``schema``: print the JSON Schema of the declaration format."""
     from metabase_guard.spec.loader import json_schema
@@ -541,6 +566,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "test": cmd_test,
     "import": cmd_import,
+    "show": cmd_show,
     "schema": cmd_schema,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from metabase_guard import cli
+from metabase_guard import cli, engine
 from metabase_guard.reconcile.plan import Change
 from tests.e2e.conftest import Env
 
@@ -266,3 +266,44 @@ def test_plan_warns_when_apply_would_hit_the_thresholds(env: Env) -> None:
     assert "--force" in result.err
     md = env.run("plan", "--format", "markdown")
     assert "**Warning:** apply would stop on this plan" in md.out
+
+
+# -- show -------------------------------------------------------------------------------------
+
+
+def test_show_lists_what_is_managed_and_renders_a_saved_plan_again(env: Env,
+                                                                   tmp_path: Path) -> None:
+    empty = env.run("show")
+    assert empty.code == 0, empty.err
+    assert "0 managed card(s)" in empty.out and "Nothing is managed here yet" in empty.out
+    saved = tmp_path / "plan.json"
+    planned = env.run("plan", "--out", str(saved))
+    before = env.writes()
+    again = env.run("show", str(saved))
+    assert again.code == 0, again.err
+    assert again.out == planned.out  # the same text as the plan that was saved
+    md = env.run("show", str(saved), "--format", "markdown")
+    assert md.out == env.run("plan", "--format", "markdown").out
+    assert env.writes() == before
+
+    assert env.run("apply", "--yes").code == 0
+    after_apply = env.writes()
+    shown = env.run("show")
+    assert "5 managed card(s) with 4 managed alert(s)" in shown.out
+    assert re.search(r'^card weekly-recommendations: #\d+ "Recommendations pushed last week" '
+                     r'in "Health checks/Recommender"$', shown.out, re.MULTILINE), shown.out
+    assert re.search(r"^  - alert #\d+: when \"below_goal\", schedule \"every Monday",
+                     shown.out, re.MULTILINE)
+    data = json.loads(env.run("show", "--format", "json").out)
+    assert sorted(c["key"] for c in data["cards"]) == sorted(
+        q.key for q in engine.load([str(env.alerts)]).questions)
+    assert env.writes() == after_apply  # show only reads
+
+
+def test_show_refuses_a_hand_edited_plan(env: Env, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert env.run("plan", "--out", str(saved)).code == 0
+    saved.write_text(saved.read_text().replace("Recommendations", "Recommandations"))
+    result = env.run("show", str(saved))
+    assert result.code == 1
+    assert "was edited after it was saved" in result.err
