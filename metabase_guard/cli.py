@@ -10,6 +10,7 @@ Data (plans, JSON, YAML) goes to stdout, chatter and errors to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import logging
@@ -131,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     _paths_arg(p)
     _connection_args(p)
     p.add_argument("--prune", action="store_true", help="plan deletes of undeclared objects")
+    p.add_argument("--only", action="append", default=[], metavar="KEY",
+                   help="only this question (its card, alerts and collections; repeatable)")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--out", help="save the plan (JSON, with its checksum) for apply --plan")
     p.add_argument("--detailed-exitcode", action="store_true",
@@ -142,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     _connection_args(p)
     p.add_argument("--prune", action="store_true",
                    help="archive managed cards and deactivate managed alerts no longer declared")
+    p.add_argument("--only", action="append", default=[], metavar="KEY",
+                   help="only this question (its card, alerts and collections; repeatable)")
     p.add_argument("--yes", "--auto-approve", dest="yes", action="store_true",
                    help="do not ask for confirmation")
     p.add_argument("--plan", dest="saved_plan", help="apply only if this saved plan still holds")
@@ -296,6 +301,15 @@ def _render(plan: Plan, findings: Sequence[Finding], fmt: str, colour: bool) -> 
     return render_text(plan, colour=colour, findings=findings)
 
 
+def _only(args: argparse.Namespace, result: engine.PlanResult) -> engine.PlanResult:
+    """``--only KEY``: the plan cut down to those questions (reconcile.target)."""
+    if not args.only:
+        return result
+    from metabase_guard.reconcile.target import restrict
+
+    return dataclasses.replace(result, plan=restrict(result.plan, result.desired, args.only))
+
+
 def _threshold_warning(result: engine.PlanResult, settings: Settings) -> str | None:
     """Why ``apply`` would refuse this plan without ``--force``, or None."""
     try:
@@ -317,8 +331,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
-        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings),
-                             strict=args.strict)
+        result = _only(args, engine.plan(declarations, client, prune=args.prune,
+                                         defaults=_defaults(settings), strict=args.strict))
         log.debug("plan read the instance in %d requests", client.request_count)
     warning = _threshold_warning(result, settings)
     output = _render(result.plan, result.findings, args.format,
@@ -413,7 +427,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     expected = engine.read_saved_plan(args.saved_plan)["checksum"] if args.saved_plan else None
     with _client(settings) as client:
-        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings))
+        result = _only(args, engine.plan(declarations, client, prune=args.prune,
+                                         defaults=_defaults(settings)))
         if args.format == "text":
             sys.stdout.write(render_text(result.plan, colour=_use_colour(args.color,
                                                                          sys.stdout),

@@ -307,3 +307,32 @@ def test_show_refuses_a_hand_edited_plan(env: Env, tmp_path: Path) -> None:
     result = env.run("show", str(saved))
     assert result.code == 1
     assert "was edited after it was saved" in result.err
+
+
+# -- --only -----------------------------------------------------------------------------------
+
+
+def test_only_plans_and_applies_one_question_with_what_it_needs(env: Env,
+                                                                tmp_path: Path) -> None:
+    data = json.loads(env.run("plan", "--only", "weekly-recommendations",
+                              "--format", "json").out)
+    assert [c["address"] for c in data["changes"]] == [
+        "collection Health checks", "collection Health checks/Recommender",
+        "card weekly-recommendations", "alert weekly-recommendations[0]"]
+    assert any("other change(s) are not in this plan" in n for n in data["notes"])
+    saved = tmp_path / "only.json"
+    assert env.run("plan", "--only", "weekly-recommendations", "--out", str(saved)).code == 0
+    applied = env.run("apply", "--only", "weekly-recommendations", "--plan", str(saved))
+    assert applied.code == 0, applied.err
+    assert "Apply complete! 4 added" in applied.err
+    assert "No changes." in env.run("plan", "--only", "weekly-recommendations").out
+    rest = json.loads(env.run("plan", "--format", "json").out)
+    assert rest["summary"]["create"] > 0
+    assert not any(c["key"] == "weekly-recommendations" for c in rest["changes"])
+
+
+def test_only_with_an_unknown_key_suggests_the_close_one(env: Env) -> None:
+    result = env.run("plan", "--only", "weekly-recomendations")
+    assert result.code == 1
+    assert ("--only weekly-recomendations: no declared or managed question has this key; "
+            "did you mean 'weekly-recommendations'?") in result.err
