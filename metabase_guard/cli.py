@@ -189,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add("schema", help="print the JSON Schema of the declaration format")
 
+    p = add("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+
     p = add("demo", help="run the whole loop against an in-process sandbox")
     p.add_argument("paths", nargs="*", help="declarations (default: the bundled examples)")
 
@@ -534,6 +537,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """``completion``: the shell completion script, made from this parser."""
+    from metabase_guard.completion import completion_script
+
+    sys.stdout.write(completion_script(_parser(), args.shell))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """``schema``: print the JSON Schema of the declaration format."""
     from metabase_guard.spec.loader import json_schema
@@ -583,6 +594,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": cmd_import,
     "show": cmd_show,
     "schema": cmd_schema,
+    "completion": cmd_completion,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
 }

@@ -336,3 +336,32 @@ def test_only_with_an_unknown_key_suggests_the_close_one(env: Env) -> None:
     assert result.code == 1
     assert ("--only weekly-recomendations: no declared or managed question has this key; "
             "did you mean 'weekly-recommendations'?") in result.err
+
+
+# -- completion -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["pl"], ["plan"]),
+    (["--color", "never", "ap"], ["apply"]),
+    (["plan", "--det"], ["--detailed-exitcode"]),
+    (["apply", "--on"], ["--only"]),
+    (["plan", "alerts/"], []),  # after the command, file names (the shell's default)
+])
+def test_bash_completion_completes_commands_and_their_options(
+    capsys: pytest.CaptureFixture[str], words: list[str], expected: list[str]
+) -> None:
+    import shutil
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash here")
+    assert cli.main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    line = " ".join(["metabase-guard", *words])
+    probe = (f"{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words)}; _metabase_guard; "
+             'printf "%s\\n" "${COMPREPLY[@]}"')
+    run = subprocess.run([bash, "--norc", "-c", probe], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == expected
