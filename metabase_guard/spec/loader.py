@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
-_TOP_KEYS = ("questions", "tests")
+_TOP_KEYS = ("questions", "tests", "moved")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Declarations:
     """The files read, as the caller named them."""
     test_files: list[tuple[str, Any]] = field(default_factory=list)
     """Each file's raw ``tests`` section (a list), with the file; see :meth:`locate_in`."""
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    """``moved:`` renames, as (old key, new key): the card of the old key takes the new one."""
     _questions: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
     _roots: dict[str, Node | None] = field(default_factory=dict, repr=False)
 
@@ -159,6 +162,7 @@ class _Reader:
         self.declarations = Declarations()
         self.problems: list[Problem] = []
         self._keys: dict[str, Location] = {}
+        self._moves: list[tuple[str, str, Location]] = []
 
     def read_bytes(self, data: bytes, filename: str) -> None:
         try:
@@ -230,10 +234,50 @@ class _Reader:
         tests = data.get("tests")
         if isinstance(tests, list):
             self.declarations.test_files.append((filename, tests))
+        moved = data.get("moved")
+        if isinstance(moved, list):
+            for index, item in enumerate(moved):
+                self._read_move(filename, root, index, item)
         questions = data.get("questions")
         if isinstance(questions, list):
             for index, item in enumerate(questions):
                 self._read_question(filename, root, index, item)
+
+    def _read_move(self, filename: str, root: Node, index: int, item: Any) -> None:
+        base: tuple[str | int, ...] = ("moved", index)
+        if not isinstance(item, dict) or set(item) != {"from", "to"}:
+            self._problem(filename, root, base, "expected {from: old-key, to: new-key}, got "
+                          + (f"the fields {sorted(map(str, item))}" if isinstance(item, dict)
+                             else _kind(item)))
+            return
+        for side in ("from", "to"):
+            if not (isinstance(item[side], str) and _SLUG.fullmatch(item[side])):
+                self._problem(filename, root, (*base, side),
+                              f"expected a question key, got {_kind(item[side])}")
+                return
+        if item["from"] == item["to"]:
+            self._problem(filename, root, base, "'from' and 'to' are the same key")
+            return
+        line, _ = yamlio.locate(root, base)
+        self._moves.append((item["from"], item["to"], Location(filename, line)))
+
+    def finish(self) -> None:
+        """Checks across files: a move goes from an undeclared key to a declared one."""
+        sources: dict[str, Location] = {}
+        for old, new, where in self._moves:
+            problem = ""
+            if old in self._keys:
+                problem = (f"{old!r} is still declared (at {self._keys[old]}); a move "
+                           "renames a key that is no longer declared")
+            elif new not in self._keys:
+                problem = f"{new!r} is not the key of a declared question"
+            elif old in sources:
+                problem = f"{old!r} is already moved at {sources[old]}"
+            if problem:
+                self.problems.append(Problem(where.file, where.line, "moved", problem))
+                continue
+            sources[old] = where
+            self.declarations.moves.append((old, new))
 
     def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("questions", index)
@@ -424,6 +468,7 @@ def load_declarations(paths: Sequence[str | Path]) -> Declarations:
             reader.problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
             continue
         reader.read_bytes(data, str(path))
+    reader.finish()
     if reader.problems:
         raise DeclarationError(reader.problems)
     return reader.declarations
@@ -433,6 +478,7 @@ def load_text(text: str, filename: str = "<string>") -> Declarations:
     """Read declarations from a string, for tests and tools; raises as :func:`load_declarations`."""
     reader = _Reader()
     reader.read_text(text, filename)
+    reader.finish()
     if reader.problems:
         raise DeclarationError(reader.problems)
     return reader.declarations
@@ -441,6 +487,14 @@ def load_text(text: str, filename: str = "<string>") -> Declarations:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a declaration file, for editors and ``schema``."""
     schema = DeclarationFile.model_json_schema()
+    schema.setdefault("properties", {})["moved"] = {
+        "description": "Renamed keys: the card declared under `from` is kept and re-keyed to "
+                       "`to`, with its alerts, instead of a new card being created.",
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+                  "properties": {"from": {"type": "string", "pattern": f"^{_SLUG.pattern}$"},
+                                 "to": {"type": "string", "pattern": f"^{_SLUG.pattern}$"}}},
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

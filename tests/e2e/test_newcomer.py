@@ -365,3 +365,50 @@ def test_bash_completion_completes_commands_and_their_options(
                          check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == expected
+
+
+# -- moved: -----------------------------------------------------------------------------------
+
+
+def test_moved_rekeys_a_card_and_its_alerts_without_recreating_them(env: Env) -> None:
+    assert env.run("apply", "--yes").code == 0
+    with env.client() as client:
+        [card] = [c for c in client.cards.list()
+                  if c.description and "[metabase-guard: weekly-recommendations]"
+                  in c.description]
+        alerts_before = sorted(n.id for n in client.notifications.list(card_id=card.id)
+                               if n.active)
+    recommender = env.alerts / "recommender.yaml"
+    recommender.write_text(recommender.read_text().replace(
+        "key: weekly-recommendations", "key: recommendations-per-week")
+        + "\nmoved:\n  - {from: weekly-recommendations, to: recommendations-per-week}\n")
+    plan = env.run("plan", "--format", "json")
+    assert plan.code == 0, plan.err
+    data = json.loads(plan.out)
+    assert [(c["address"], c["actions"]) for c in data["changes"]] == [
+        ("card recommendations-per-week", ["update"])]
+    [field] = data["changes"][0]["changes"]
+    assert field["field"] == "description"
+    assert "[metabase-guard: weekly-recommendations]" in field["old"]
+    assert "[metabase-guard: recommendations-per-week]" in field["new"]
+    assert data["changes"][0]["id"] == card.id
+    assert any("re-keyed from 'weekly-recommendations'" in n for n in data["notes"])
+
+    applied = env.run("apply", "--yes")
+    assert applied.code == 0, applied.err
+    assert "0 added, 1 changed, 0 destroyed" in applied.err
+    with env.client() as client:
+        after = client.cards.get(card.id)
+        assert "[metabase-guard: recommendations-per-week]" in (after.description or "")
+        assert sorted(n.id for n in client.notifications.list(card_id=card.id)
+                      if n.active) == alerts_before
+    again = env.run("plan", "--detailed-exitcode")
+    assert again.code == 0, again.out  # the move is done; keeping it in the file is harmless
+
+
+def test_moved_to_an_undeclared_key_is_a_located_error(env: Env, tmp_path: Path) -> None:
+    path = tmp_path / "moves.yaml"
+    path.write_text("moved:\n  - {from: old-key, to: nobody}\n")
+    result = env.run("validate", str(env.alerts), str(path))
+    assert result.code == 1
+    assert f"{path}:2: moved: 'nobody' is not the key of a declared question" in result.err
