@@ -14,6 +14,7 @@ Ownership rules (docs/identity.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from metabase_guard.api.models import Card, Notification
@@ -28,7 +29,12 @@ from metabase_guard.reconcile.desired import (
     display_family,
     settings_to_send,
 )
-from metabase_guard.reconcile.identity import managed_key
+from metabase_guard.reconcile.duplicates import (
+    retire_alert_copies,
+    retire_card_copy,
+    retire_collection_copies,
+)
+from metabase_guard.reconcile.identity import managed_key, mentioned_key
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Unmanaged
 from metabase_guard.spec.schedule import describe
@@ -138,13 +144,25 @@ def make_plan(
     mail = live.email_configured
     existing = 0
 
-    for twin in live.cards:
-        key = managed_key(twin.description)
-        if key and managed.get(key) is not twin:
+    claims = live.claims()
+    leaving: set[int] = set()  # cards the plan moves out of, or archives from, a collection copy
+    for key, (kept, *copies) in sorted(claims.items()):
+        for copy in copies:
+            verdict = retire_card_copy(key, kept, copy, live)
+            if isinstance(verdict, Unmanaged):
+                unmanaged.append(verdict)
+                continue
+            changes.append(verdict)
+            leaving.add(copy.id)
+            existing += 1 + sum(1 for n in live.alerts_of(copy.id)
+                                if n.active and n.creator_id == live.me.id)
+    for hand in live.cards:
+        mentioned = mentioned_key(hand.description)
+        if mentioned is not None:
             unmanaged.append(Unmanaged(
-                f"card #{twin.id}",
-                f"carries the mark of {key!r} but card #{managed[key].id} is the managed one "
-                "(a duplicate made in the UI?); remove the mark from its description",
+                f"card #{hand.id}",
+                f"mentions the mark of {mentioned!r} in its description, but not as its last "
+                "line: a mention is text, so the card is not managed and never changed",
             ))
 
     planned_paths: set[tuple[str, ...]] = set()
@@ -178,6 +196,13 @@ def make_plan(
 
         existing += 1
         old_view = card_view_of(card, live)
+        kept_collection = live.collection_id("/".join(item.collection_path))
+        if (not restoring and old_view.collection == item.view.collection
+                and card.collection_id != kept_collection):
+            # same path, but a copy of the collection (racing applies): move to the kept one
+            leaving.add(card.id)
+            old_view = replace(old_view, collection=f"{old_view.collection} "
+                               f"(copy #{card.collection_id})")
         fields = _card_fields(old_view, item)
         if restoring:
             fields.insert(0, FieldChange("archived", True, False))
@@ -221,6 +246,11 @@ def make_plan(
         )
         for alert in creates:
             changes.append(_create_alert(item.key, alert, mail))
+            notes.extend(_foreign_twins(item.key, alert, theirs, live))
+        retired, leftovers = retire_alert_copies(
+            item.key, [(a.view, n) for a, n, _ in pairs], leftovers
+        )
+        changes.extend(retired)
         for alert, notification, view in pairs:
             change = _update_alert(item.key, alert, notification, view, mail)
             if change is not None:
@@ -262,6 +292,17 @@ def make_plan(
                         effects=archive_effects)
         (changes if prune else pending).append(change)
 
+    retired_collections, kept_collections = retire_collection_copies(live, leaving)
+    changes.extend(retired_collections)
+    unmanaged.extend(kept_collections)
+    if not live.me.is_superuser:
+        created = sum(1 for c in changes if c.kind == "alert" and c.action == "create")
+        if created:
+            notes.append(
+                f"these credentials are not a Metabase admin, so they cannot see alerts that "
+                f"other users made and that do not mail them: {created} alert(s) to create "
+                "were checked only against the alerts these credentials can see"
+            )
     if pending:
         notes.append(
             f"{len(pending)} managed object(s) are no longer declared; they are kept. "
@@ -304,6 +345,23 @@ def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanage
             f"{why} for {item.key!r}. To manage this card instead, run "
             f"`metabase-guard import --card {card.id} --key {item.key}` before applying.",
         ))
+
+
+def _foreign_twins(
+    key: str, alert: DesiredAlert, theirs: Sequence[Notification], live: LiveState
+) -> list[str]:
+    """Warn when a declared alert to create already runs, made by someone else.
+
+    The usual cause is a change of credentials (another API key, a personal login): the
+    alerts the old user made are not managed by the new one, and apply would send each twice.
+    """
+    return [
+        f"alert #{n.id} on card {key} by {_user_label(live, n.creator_id)} is identical to "
+        f"declared alert {key}[{alert.index}]: apply will create a second one; run "
+        f"`metabase-guard import --card {n.payload.card_id if n.payload else '?'}` to adopt it "
+        "(were the credentials changed?)"
+        for n in theirs if alert_view_of(n, live) == alert.view
+    ]
 
 
 def _mail_effect(verb: str, recipients: list[str], mail: bool) -> tuple[str, ...]:
