@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -152,7 +152,7 @@ class _Run:
 
     def _retired(self, change: Change) -> None:
         """Record a copy this run retired after it found a racing apply's older one."""
-        self._record(change, None)
+        self._record(replace(change, duplicate=True), None)
 
     def _phase(self, changes: Sequence[Change], write: Callable[[Change], None],
                parallel: bool = True) -> None:

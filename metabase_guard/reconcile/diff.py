@@ -154,8 +154,6 @@ def make_plan(
                 continue
             changes.append(verdict)
             leaving.add(copy.id)
-            existing += 1 + sum(1 for n in live.alerts_of(copy.id)
-                                if n.active and n.creator_id == live.me.id)
     for hand in live.cards:
         mentioned = mentioned_key(hand.description)
         if mentioned is not None:
@@ -251,6 +249,7 @@ def make_plan(
             item.key, [(a.view, n) for a, n, _ in pairs], leftovers
         )
         changes.extend(retired)
+        existing -= len(retired)  # copies are not what the thresholds measure
         for alert, notification, view in pairs:
             change = _update_alert(item.key, alert, notification, view, mail)
             if change is not None:
@@ -287,6 +286,7 @@ def make_plan(
             if alive else ()
         )
         change = Change("delete", "card", f"card {key}", key=key, live_id=stale.id,
+                        retires=1 + sum(1 for n in alive if n.creator_id == live.me.id),
                         values=(("name", stale.name),
                                 ("collection", live.collection_path(stale.collection_id))),
                         effects=archive_effects)

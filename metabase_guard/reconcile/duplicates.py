@@ -71,7 +71,7 @@ def retire_card_copy(key: str, kept: Card, copy: Card, live: LiveState) -> Chang
     return Change(
         "delete", "card", f"card {key}#{copy.id}", key=key, live_id=copy.id,
         values=(("name", copy.name), ("collection", live.collection_path(copy.collection_id))),
-        effects=tuple(effects),
+        effects=tuple(effects), duplicate=True,
     )
 
 
@@ -95,7 +95,7 @@ def retire_alert_copies(
         retired.append(Change(
             "delete", "alert", f"alert {key}#{notification.id}", key=key,
             live_id=notification.id, values=tuple(view.as_dict().items()),
-            effects=(f"{RACE}: alert #{twin.id} is kept",),
+            effects=(f"{RACE}: alert #{twin.id} is kept",), duplicate=True,
         ))
     return retired, rest
 
@@ -134,6 +134,6 @@ def retire_collection_copies(
         changes.append(Change(
             "delete", "collection", f"collection {path}#{cid}", live_id=cid,
             values=(("path", path),),
-            effects=(f"{RACE}: collection #{kept}, created first, is kept",),
+            effects=(f"{RACE}: collection #{kept}, created first, is kept",), duplicate=True,
         ))
     return changes, unmanaged
