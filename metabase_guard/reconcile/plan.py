@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from metabase_guard.errors import UnsafePlanError
+from metabase_guard.errors import UnsafePlanError, redact
 from metabase_guard.reconcile.desired import DesiredAlert, DesiredCard
 
 __all__ = [
@@ -183,8 +183,12 @@ class Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON plan (``format_version`` 1)."""
-        return {
+        """The documented JSON plan (``format_version`` 1), credentials blanked out.
+
+        A credential has no business in a plan, but SQL or a name may quote one by mistake, and
+        saved plans travel as CI artifacts.
+        """
+        return _redacted({
             "format_version": PLAN_FORMAT_VERSION,
             "url": self.url,
             "metabase_version": self.version,
@@ -195,7 +199,7 @@ class Plan:
             "unmanaged": [u.to_dict() for u in self.unmanaged],
             "notes": list(self.notes),
             "checksum": self.checksum,
-        }
+        })
 
     def raise_if_unsafe(self, thresholds: Thresholds) -> None:
         """Raise UnsafePlanError when updates or deletes exceed their share of what exists.
@@ -228,6 +232,12 @@ class Plan:
                     f"({share:.0%}, above the {limit:.0%} threshold); review it and rerun "
                     "with --force if it is intended"
                 )
+
+
+def _redacted(data: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(data)
+    clean = redact(text)
+    return data if clean == text else dict(json.loads(clean))
 
 
 def _jsonable(value: Any) -> Any:
