@@ -132,7 +132,9 @@ class _Run:
         self.report = ApplyReport()
         self.lock = threading.Lock()
         self.collections: dict[tuple[str, ...], int | None] = {}
-        self.cards: dict[str, int] = {k: c.id for k, c in live.managed_cards().items()}
+        self.cards: dict[str, int] = (
+            dict(plan.card_ids) or {k: c.id for k, c in live.managed_cards().items()}
+        )
         self.live_cards = {c.id: c for c in (*live.cards, *live.archived_cards)}
         self.stopped = False
         self.created_cards: dict[str, int] = {}

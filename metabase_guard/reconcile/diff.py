@@ -139,12 +139,12 @@ def make_plan(
             "hand on managed cards count as managed (and --prune deactivates undeclared ones). "
             "Use an API key so that only metabase-guard's own alerts are managed."
         )
-    managed = live.managed_cards()
+    claims = _without_moved_marks(live.claims(), desired, live, unmanaged)
+    managed = {key: cards[0] for key, cards in claims.items()}
     archived = live.archived_managed_cards()
     mail = live.email_configured
     existing = 0
 
-    claims = live.claims()
     leaving: set[int] = set()  # cards the plan moves out of, or archives from, a collection copy
     for key, (kept, *copies) in sorted(claims.items()):
         for copy in copies:
@@ -318,7 +318,49 @@ def make_plan(
         pending_deletes=pending,
         notes=notes,
         prune=prune,
+        card_ids={key: card.id for key, card in managed.items()},
     )
+
+
+def _without_moved_marks(
+    claims: dict[str, list[Card]],
+    desired: Sequence[DesiredCard],
+    live: LiveState,
+    unmanaged: list[Unmanaged],
+) -> dict[str, list[Card]]:
+    """Drop a claimant whose marker was edited by hand to another declared key.
+
+    Such a card was made by metabase-guard for key J (it has J's declared name and SQL) and
+    now carries K's mark; created first, it would take K over and the real card of K would
+    look like a copy. It is left alone and reported, with the import that gives it back to J.
+    """
+    shapes = {d.key: (d.view.name, d.view.sql) for d in desired}
+    owners: dict[tuple[str, str], str] = {}
+    for k, v in shapes.items():
+        owners.setdefault(v, k)
+    out: dict[str, list[Card]] = {}
+    for key, cards in claims.items():
+        if len(cards) < 2:
+            out[key] = cards
+            continue
+        keep: list[Card] = []
+        for card in cards:
+            view = card_view_of(card, live)
+            shape = (view.name, view.sql)
+            owner = owners.get(shape)
+            if (card.creator_id == live.me.id and owner is not None and owner != key
+                    and shapes.get(key) != shape):
+                unmanaged.append(Unmanaged(
+                    f"card #{card.id}",
+                    f"carries the mark of {key!r} but has the name and SQL of {owner!r}: its "
+                    "mark was probably edited by hand, so it is left alone (its alerts keep "
+                    f"running). Run `metabase-guard import --card {card.id} --key {owner}` "
+                    "to give it back its own key",
+                ))
+                continue
+            keep.append(card)
+        out[key] = keep or cards
+    return out
 
 
 def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanaged]) -> None:

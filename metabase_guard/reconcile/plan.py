@@ -131,6 +131,8 @@ class Plan:
     pending_deletes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
     prune: bool = False
+    #: the managed card of each key, as the diff chose it (apply writes alerts onto these)
+    card_ids: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
     @staticmethod
     def build(
@@ -144,6 +146,7 @@ class Plan:
         pending_deletes: list[Change] | None = None,
         notes: list[str] | None = None,
         prune: bool = False,
+        card_ids: dict[str, int] | None = None,
     ) -> Plan:
         """A plan with its changes in apply order."""
         return Plan(
@@ -156,6 +159,7 @@ class Plan:
             pending_deletes=tuple(sorted(pending_deletes or [], key=lambda c: c.address)),
             notes=tuple(notes or []),
             prune=prune,
+            card_ids=tuple(sorted((card_ids or {}).items())),
         )
 
     @property
