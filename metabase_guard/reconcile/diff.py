@@ -2,7 +2,8 @@
 
 Ownership rules (docs/identity.md):
 
-- a card is managed when its description carries the marker of a key (``identity.py``);
+- a card is managed when its description ends with the marker line of a key (``identity.py``;
+  a key claimed twice goes to the card metabase-guard's user created first, ``duplicates.py``);
   hand-made cards, even with the same name in the same collection, are never changed;
 - an alert is managed when it sits on a managed card **and** was created by the user the
   credentials act as (an API key is its own user); alerts other people added to a managed card
