@@ -240,6 +240,7 @@ def make_plan(
                                   fields=tuple(fields), effects=tuple(effects), card=item))
         if kill_reason and fields:
             ours = [n for n in ours if not n.active]  # Metabase deletes the active ones
+        live_by_id = {n.id: n for n in ours}
         pairs, creates, leftovers = _pair(
             item.alerts, [(n, alert_view_of(n, live)) for n in ours]
         )
@@ -249,7 +250,11 @@ def make_plan(
         retired, leftovers = retire_alert_copies(
             item.key, [(a.view, n) for a, n, _ in pairs], leftovers
         )
-        changes.extend(retired)
+        changes.extend(
+            replace(c, effects=c.effects + _mail_effect(
+                "removed from", _recipients(alert_view_of(live_by_id[c.live_id], live)), mail))
+            for c in retired if c.live_id is not None
+        )
         existing -= len(retired)  # copies are not what the thresholds measure
         for alert, notification, view in pairs:
             change = _update_alert(item.key, alert, notification, view, mail)
