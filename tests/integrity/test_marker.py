@@ -81,3 +81,22 @@ def test_two_cards_one_key_the_one_our_user_created_first_wins(served: Served) -
     assert served.get(f"/api/card/{ours['id']}")["name"] == "Race check 2"  # ours, updated
     untouched = served.get(f"/api/card/{theirs['id']}")
     assert untouched["name"] == "Someone's check" and untouched["archived"] is False
+
+
+def test_switching_keys_warns_before_every_alert_is_made_twice(served: Served) -> None:
+    from metabase_guard.sandbox.store import ADMIN_GROUP_ID
+
+    assert served.run("apply", "--yes").returncode == 0
+    with served.sb.lock:
+        served.sb.store.add_api_key_user("mb_second_ci_key", "ci-2", ADMIN_GROUP_ID)
+    plan = served.run("plan", METABASE_API_KEY="mb_second_ci_key")
+    assert plan.returncode == 0, plan.stderr
+    warnings = [line for line in plan.stdout.splitlines()
+                if "apply will create a second one; run `metabase-guard import --card" in line]
+    assert len(warnings) == 6, plan.stdout  # one per declared alert, each naming its twin
+
+
+def test_non_admin_credentials_are_told_what_they_cannot_see(served: Served) -> None:
+    plan = served.run("plan", METABASE_API_KEY=PM_KEY)
+    assert plan.returncode == 0, plan.stderr
+    assert "not a Metabase admin" in plan.stdout and "6 alert(s) to create" in plan.stdout
