@@ -102,6 +102,8 @@ class ApplyReport:
     done: list[Change] = field(default_factory=list)
     failed: list[tuple[Change, str]] = field(default_factory=list)
     not_attempted: list[Change] = field(default_factory=list)
+    #: creates skipped because a concurrent apply had made the object meanwhile
+    made_elsewhere: list[Change] = field(default_factory=list)
     requests: int = 0
 
     @property
@@ -115,6 +117,7 @@ class ApplyReport:
             "done": [c.address for c in self.done],
             "failed": [{"address": c.address, "error": e} for c, e in self.failed],
             "not_attempted": [c.address for c in self.not_attempted],
+            "made_elsewhere": [c.address for c in self.made_elsewhere],
             "requests": self.requests,
         }
 
@@ -191,6 +194,10 @@ class _Run:
         except ApiError as exc:
             self._record(change, str(exc))
         else:
+            if any(c is change for c in self.report.made_elsewhere):
+                if self.progress:
+                    self.progress(change, "done", None)
+                return
             self._record(change, None)
 
     # -- writes ---------------------------------------------------------------------------
@@ -221,6 +228,8 @@ class _Run:
         there = siblings()
         if there:
             self.collections[path] = int(there[0].id)
+            with self.lock:
+                self.report.made_elsewhere.append(change)
             return
 
         def find() -> Any:
@@ -347,7 +356,7 @@ class _Run:
             found = claims.get(change.key) if change.action == "create" else None
             if found:
                 self.cards[change.key] = found[0].id
-                self._record(change, None)
+                self.report.made_elsewhere.append(change)
             else:
                 todo.append(change)
         return todo
@@ -393,7 +402,7 @@ class _Run:
                     if change.action == "create" and change.alert and card_id else [])
             if pool:
                 pool.pop(0)
-                self._record(change, None)
+                self.report.made_elsewhere.append(change)
             else:
                 todo.append(change)
         return todo
