@@ -334,6 +334,15 @@ class _Run:
         if change.kind == "alert":
             write_idempotent(lambda: self.client.notifications.set_active(live_id, False))
         elif change.kind == "collection":
+            # Metabase archives everything inside with the collection: look again, in case a
+            # concurrent apply put a card in this copy since the plan was made
+            retiring = {c.live_id for c in self.plan.changes
+                        if c.kind == "collection" and c.action == "delete"}
+            inside = [i for i in self.client.collections.items(live_id, models=())
+                      if not (i.get("model") == "collection" and i.get("id") in retiring)]
+            if inside:
+                raise ApiError(f"collection #{live_id} is no longer empty ({len(inside)} "
+                               "item(s)), so it is left alone; run plan again")
             write_idempotent(lambda: self.client.collections.update(live_id, archived=True))
         else:
             write_idempotent(lambda: self.client.cards.archive(live_id))

@@ -7,7 +7,8 @@ import traceback
 import pytest
 
 from metabase_guard import engine
-from metabase_guard.errors import ApiConnectionError, MetabaseGuardError
+from metabase_guard.errors import ApiConnectionError, MetabaseGuardError, UnsafePlanError
+from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from tests.integrity.conftest import Served
 
 WHITESPACE = ["{}\n", "\t{} ", "{}\r\n"]
@@ -72,3 +73,24 @@ def test_pruning_the_only_managed_card_needs_force(served: Served) -> None:
     assert served.cards_per_name() == {"Race check 0": 1}  # nothing archived
     assert served.run("apply", "--yes", "--prune", "--force").returncode == 0
     assert served.cards_per_name() == {}
+
+
+def _plan(existing: int, *deletes: Change) -> Plan:
+    return Plan.build(url="http://mb", version="v0.61.2", timezone="UTC",
+                      changes=list(deletes), existing=existing)
+
+
+def _delete(n: int, retires: int = 1, duplicate: bool = False) -> Change:
+    return Change("delete", "card", f"card k{n}", key=f"k{n}", live_id=n, retires=retires,
+                  duplicate=duplicate)
+
+
+def test_the_delete_guard_holds_for_small_sets_and_ignores_race_copies() -> None:
+    guard = Thresholds()  # 30 %, min_existing 10
+    _plan(5, _delete(1)).raise_if_unsafe(guard)  # 20 % of a small set passes
+    with pytest.raises(UnsafePlanError, match="2 of 5 managed objects \\(40%"):
+        _plan(5, _delete(1), _delete(2)).raise_if_unsafe(guard)
+    with pytest.raises(UnsafePlanError, match="delete all 2 managed object"):
+        _plan(2, _delete(1, retires=2)).raise_if_unsafe(Thresholds(max_delete_share=1.0))
+    _plan(2, _delete(1, duplicate=True), _delete(2, duplicate=True)).raise_if_unsafe(guard)
+    _plan(0).raise_if_unsafe(guard)
