@@ -334,8 +334,10 @@ class _Run:
         if change.kind == "alert":
             write_idempotent(lambda: self.client.notifications.set_active(live_id, False))
         elif change.kind == "collection":
-            # Metabase archives everything inside with the collection: look again, in case a
-            # concurrent apply put a card in this copy since the plan was made
+            # Metabase moves what is inside to the Trash with the collection and deletes the
+            # alerts of its cards (metabase-api.md 3.10, metabase/metabase
+            # src/metabase/collections/api.clj): look again, in case a concurrent apply put a
+            # card in this copy since the plan was made
             retiring = {c.live_id for c in self.plan.changes
                         if c.kind == "collection" and c.action == "delete"}
             inside = [i for i in self.client.collections.items(live_id, models=())
