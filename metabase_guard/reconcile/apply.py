@@ -336,7 +336,7 @@ class _Run:
         elif change.kind == "collection":
             # Metabase moves what is inside to the Trash with the collection and deletes the
             # alerts of its cards (metabase-api.md 3.10, metabase/metabase
-            # src/metabase/collections/api.clj): look again, in case a concurrent apply put a
+            # src/metabase/collections_rest/api.clj): look again, in case a concurrent apply put a
             # card in this copy since the plan was made
             retiring = {c.live_id for c in self.plan.changes
                         if c.kind == "collection" and c.action == "delete"}
