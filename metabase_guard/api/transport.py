@@ -219,6 +219,9 @@ class Transport:
                 "the Metabase URL carries a user name or password (user:pass@host); remove "
                 "them: metabase-guard prints its URL in plans and errors"
             )
+        for secret in (api_key, password):
+            register_secret(secret)  # both forms, before anything can print one
+        api_key, password = _stripped(api_key, "API key"), _stripped(password, "password")
         if not api_key and not (username and password):
             raise ConfigError(
                 "no credentials: give an API key (METABASE_API_KEY) or a username and password "
@@ -235,8 +238,6 @@ class Transport:
         self._password = password
         self._session_token: str | None = None
         self._login_lock = threading.Lock()
-        for secret in (api_key, password):
-            register_secret(secret)
         self._http = requests.Session()
         self._http.verify = verify
         self._http.trust_env = True
@@ -386,19 +387,6 @@ class Transport:
             method, path, params=params, json_body=json_body, headers=headers, raw=raw
         )
 
-    def _connection_words(self, exc: requests.exceptions.ConnectionError) -> str:
-        """A failed connection in words, without urllib3's pool and retry text."""
-        text = repr(exc)
-        where = self.base_url
-        if "NameResolutionError" in text or "Name or service not known" in text:
-            return f"cannot find the host of {where}: the name does not resolve (a typo?)"
-        if "Connection refused" in text or "NewConnectionError" in text:
-            return (f"cannot connect to {where}: the connection was refused (is Metabase "
-                    "running there, and is the port right?)")
-        if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text:
-            return f"{where} closed the connection without answering"
-        return f"cannot connect to {where}: {str(exc).split('(Caused by ', 1)[-1][:200]}"
-
     def _send(
         self,
         method: str,
@@ -413,6 +401,8 @@ class Transport:
         started = time.monotonic()
         with self._count_lock:
             self.request_count += 1
+        failure: ApiError | _Retryable | None = None
+        response: requests.Response | None = None
         try:
             response = self._http.request(
                 method,
@@ -423,28 +413,13 @@ class Transport:
                 timeout=(min(10.0, self.timeout), self.timeout),
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise _Retryable(
-                ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            error: ApiError = ApiTimeoutError(
-                f"no answer within {self.timeout:g} s: {exc}", method=method, url=url
-            )
-            if method in _IDEMPOTENT:
-                raise _Retryable(error) from None
-            raise error from None
-        except requests.exceptions.SSLError as exc:
-            raise ApiConnectionError(_tls_words(exc), method=method, url=url) from None
-        except requests.exceptions.ConnectionError as exc:
-            error = ApiConnectionError(self._connection_words(exc), method=method, url=url)
-            if not self._answered and _never_sent(exc):
-                raise error from None
-            if method in _IDEMPOTENT or _never_sent(exc):
-                raise _Retryable(error) from None
-            raise error from None
         except requests.exceptions.RequestException as exc:
-            raise ApiConnectionError(f"request failed: {exc}", method=method, url=url) from None
+            failure = _failure(exc, method, url, self.timeout, self.base_url, self._answered)
+        if failure is not None:
+            # raised outside the except block, so neither __cause__ nor __context__ holds the
+            # requests/urllib3 exception (whose text may quote a header value)
+            raise failure
+        assert response is not None
 
         self._answered = True
         elapsed = (time.monotonic() - started) * 1000
@@ -483,6 +458,19 @@ class Transport:
         raise error
 
 
+def _connection_words(exc: requests.exceptions.ConnectionError, where: str) -> str:
+    """A failed connection in words, without urllib3's pool and retry text."""
+    text = repr(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return f"cannot find the host of {where}: the name does not resolve (a typo?)"
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return (f"cannot connect to {where}: the connection was refused (is Metabase "
+                "running there, and is the port right?)")
+    if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text:
+        return f"{where} closed the connection without answering"
+    return f"cannot connect to {where}: {str(exc).split('(Caused by ', 1)[-1][:200]}"
+
+
 def _tls_words(exc: Exception) -> str:
     """A TLS failure in words; urllib3's text names OpenSSL's reason codes."""
     text = str(exc)
@@ -494,6 +482,69 @@ def _tls_words(exc: Exception) -> str:
         return (f"TLS certificate not trusted ({reason or 'verify failed'}): give the CA "
                 "bundle (REQUESTS_CA_BUNDLE) or, for a test instance only, --insecure")
     return "TLS failed: " + text.split("(Caused by ", 1)[-1].rstrip(")")[:200]
+
+
+def _failure(
+    exc: requests.exceptions.RequestException, method: str, url: str, timeout: float,
+    base_url: str, answered: bool,
+) -> ApiError | _Retryable:
+    """The error (or retryable wrapper) for a request that got no answer.
+
+    Until the server has answered once (``answered``), a refused connection means a wrong URL
+    or a stopped Metabase: it is said at once instead of after a round of backoff.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _Retryable(
+            ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        error: ApiError = ApiTimeoutError(
+            f"no answer within {timeout:g} s: {exc}", method=method, url=url
+        )
+        return _Retryable(error) if method in _IDEMPOTENT else error
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ApiConnectionError(_tls_words(exc), method=method, url=url)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        error = ApiConnectionError(_connection_words(exc, base_url), method=method, url=url)
+        if not answered and _never_sent(exc):
+            return error
+        return _Retryable(error) if method in _IDEMPOTENT or _never_sent(exc) else error
+    return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
+
+
+def _stripped(secret: str | None, what: str) -> str | None:
+    """A credential without surrounding whitespace, saying so once (never showing it).
+
+    A CI secret pasted with its trailing newline (or a leading tab) is a header value that
+    requests refuses, quoting it in full; Metabase keys and passwords never start or end with
+    whitespace.
+    """
+    if secret is None or secret == secret.strip():
+        return secret
+    log.warning("the %s had whitespace around it (%s); it was stripped", what,
+                _whitespace_words(secret))
+    return secret.strip() or None
+
+
+def _whitespace_words(secret: str) -> str:
+    names = {"\n": "newline", "\r": "carriage return", "\t": "tab", " ": "space"}
+    ends = [("leading", secret[: len(secret) - len(secret.lstrip())]),
+            ("trailing", secret[len(secret.rstrip()):])]
+    return ", ".join(
+        f"{side} {'+'.join(names.get(ch, 'whitespace') for ch in chars)}"
+        for side, chars in ends if chars
+    )
+
+
+class _RedactingFilter(logging.Filter):
+    """Blank registered secrets out of debug lines (exception texts are formatted into them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+log.addFilter(_RedactingFilter())
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

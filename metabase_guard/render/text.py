@@ -48,7 +48,7 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     words = _WORDS[change.action]
     if change.kind == "alert" and change.action == "delete":
         words = "will be deactivated"
-    if change.kind == "card" and change.action == "delete":
+    if change.kind in ("card", "collection") and change.action == "delete":
         words = "will be archived (moved to the Trash)"
     lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
     label = change.address.split(" ", 1)[1]
@@ -98,7 +98,7 @@ def render_text(plan: Plan, *, colour: bool = False, findings: Sequence[Finding]
     if plan.is_empty and plan.pending_deletes:
         count = len(plan.pending_deletes)
         out.append(_paint(f"No changes. Metabase matches the declarations, except for {count} "
-                          f"object{'s' if count != 1 else ''} no longer declared, kept because "
+                          f"object{'s' if count != 1 else ''} no longer declared. Kept because "
                           "--prune was not given:", _BOLD, colour))
         out += [f"  {c.address} (id {c.live_id})" for c in plan.pending_deletes]
     elif plan.is_empty:

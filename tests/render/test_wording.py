@@ -47,6 +47,6 @@ def test_root_collection_and_huge_goals_read_as_words() -> None:
 def test_no_changes_is_not_said_beside_a_list_of_kept_objects_as_if_unrelated() -> None:
     kept = Change("delete", "card", "card old", key="old", live_id=9)
     text = render_text(_plan([], pending=[kept]))
-    assert text.count("--prune") == 1
+    assert text.count("Kept because --prune was not given") == 1
     assert ("No changes. Metabase matches the declarations, except for 1 object no longer "
-            "declared, kept because --prune was not given:\n  card old (id 9)") in text
+            "declared. Kept because --prune was not given:\n  card old (id 9)") in text
