@@ -22,6 +22,7 @@ from metabase_guard.sandbox.core import (
 )
 from metabase_guard.sandbox.store import Store
 from metabase_guard.sandbox.validation import (
+    SLACK_OBJECT_LIST_SINCE,
     Errors,
     check_bool,
     check_enum,
@@ -488,6 +489,15 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
     """
     store = sb.store
     slack_ok = bool(store.slack_channels)
+    shape = store.slack_list or (
+        "objects" if store.major >= SLACK_OBJECT_LIST_SINCE else "strings"
+    )
+    # Newer builds: {displayName, id} per channel and user (pulse.clj form_input, see
+    # validation.SLACK_OBJECT_LIST_SINCE); released ones: the display names alone.
+    options: list[Any] = (
+        [{"displayName": n, "id": store.slack_ids[n]} for n in store.slack_channels]
+        if shape == "objects" else list(store.slack_channels)
+    )
     return ok(
         {
             "channels": {
@@ -509,7 +519,7 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
                             "name": "channel",
                             "type": "select",
                             "displayName": "Post to",
-                            "options": list(store.slack_channels),
+                            "options": options,
                             "required": True,
                         }
                     ],
