@@ -49,6 +49,7 @@ def register(router: Router) -> None:
     router.add("GET", "/api/permissions/group")(list_groups)
     router.add("GET", "/api/database")(list_databases)
     router.add("GET", "/api/database/:id")(get_database)
+    router.add("GET", "/api/setting")(list_settings)
     router.add("GET", "/api/setting/:key")(get_setting)
     router.add("PUT", "/api/setting/:key")(put_setting)
     router.add("GET", "/api/channel", min_major=51)(list_channels)
@@ -319,6 +320,37 @@ READABLE_SETTINGS = (
     "site-url",
     "site-name",
 )
+
+
+SETTING_DESCRIPTIONS = {
+    "report-timezone": "Connection timezone to use when executing queries.",
+    "email-configured?": "Whether email is enabled and its mandatory settings are configured.",
+    "slack-token-valid?": "Whether the current Slack app token, if set, is valid.",
+    "subscription-allowed-domains": "Allowed email address domain(s) for new Subscriptions.",
+    "site-url": "This URL is used for things like creating links in emails.",
+    "site-name": "The name used for this instance of Metabase.",
+}
+
+
+def list_settings(sb: Sandbox, req: Request) -> Reply:
+    """``GET /api/setting``: admin-only, one map per setting, env-var values never shown.
+
+    metabase/metabase src/metabase/settings/models/setting.clj (``writable-settings``:
+    ``:key :value :is_env_setting :env_name :description :default``).
+    """
+    store = sb.store
+    store.require_superuser(_user(req))
+    return ok([
+        {
+            "key": key,
+            "value": store.settings.get(key),
+            "is_env_setting": False,
+            "env_name": "MB_" + key.rstrip("?").replace("-", "_").upper(),
+            "description": SETTING_DESCRIPTIONS[key],
+            "default": None,
+        }
+        for key in READABLE_SETTINGS
+    ])
 
 
 def get_setting(sb: Sandbox, req: Request) -> Reply:
