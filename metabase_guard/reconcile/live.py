@@ -187,7 +187,9 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
                 for other in futures.values():
                     other.cancel()
                 raise
-    slack_ok, channels = slack_channels(results["form"])
+    _, channels = slack_channels(results["form"])
+    slack_ok, slack_note = client.slack_configured(results["form"])  # issue 8
+    warnings += [*client.compatibility_warnings(), *([slack_note] if slack_note else [])]
     email_ok = properties.email_configured or bool(
         ((results["form"].get("channels") or {}).get("email") or {}).get("configured")
     )

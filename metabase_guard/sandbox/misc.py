@@ -530,7 +530,7 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
         [{"displayName": n, "id": store.slack_ids[n]} for n in store.slack_channels]
         if shape == "objects" else list(store.slack_channels)
     )
-    return ok(
+    reply = ok(
         {
             "channels": {
                 "email": {
@@ -569,6 +569,10 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
             }
         }
     )
+    # pulse.clj form_input: ``(perms/sandboxed-or-impersonated-user?) (dissoc chan-types :slack)``.
+    if _user(req)["id"] in store.sandboxed:
+        del reply.body["channels"]["slack"]
+    return reply
 
 
 # ------------------------------------------------------------------------------ queries

@@ -12,7 +12,8 @@ A seed is a mapping (or a YAML file holding one)::
     allowed_domains: [example.com]            # subscription-allowed-domains
     users:
       - {email: pm@example.com, first_name: Priya, last_name: PM, is_superuser: false,
-         password: secret, api_key: mb_pm_key, active: true}
+         password: secret, api_key: mb_pm_key, active: true,
+         sandboxed: false}       # true: data-sandboxed/impersonated, form_input hides Slack
     groups:
       - {name: Data team, members: [pm@example.com]}
     databases:
@@ -57,7 +58,7 @@ SEED_KEYS = {
     "admin_password",
 }
 USER_KEYS = {"email", "first_name", "last_name", "is_superuser", "password", "api_key", "active",
-             "collection_access"}
+             "collection_access", "sandboxed"}
 
 
 def slack_id(name: str) -> str:
@@ -221,6 +222,8 @@ def apply_seed(
             store.api_keys[user["api_key"]] = row["id"]
         if user.get("collection_access", "curate") == "view":
             store.view_only.add(row["id"])
+        if user.get("sandboxed"):
+            store.sandboxed.add(row["id"])
     for group in seed.get("groups") or []:
         row = store.add_group(group["name"])
         for email in group.get("members") or []:

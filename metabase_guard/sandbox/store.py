@@ -70,6 +70,7 @@ class Store:
         self.memberships: set[tuple[int, int]] = set()  # (group_id, user_id)
         self.passwords: dict[int, str] = {}
         self.view_only: set[int] = set()
+        self.sandboxed: set[int] = set()  # data-sandboxed or impersonated users
         self.api_keys: dict[str, int] = {}
         self.sessions: dict[str, int] = {}
         self.settings: dict[str, Any] = {}

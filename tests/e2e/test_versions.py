@@ -59,3 +59,10 @@ def test_unknown_slack_channel_error_lists_names_not_objects(
     assert result.code == 1
     assert "#ml-alerts" in result.err and "#data-team" in result.err
     assert "displayName" not in result.err and "{" not in result.err
+
+
+def test_plan_on_a_newer_metabase_warns_once_and_still_plans(env_for: Callable[..., Env]) -> None:
+    env = env_for(seed=demo_seed(version="v0.64.0"))
+    result = env.run("plan", "--detailed-exitcode")
+    assert result.code == 2, result.err
+    assert result.both.count("newer than the newest version metabase-guard was tested on") == 1
