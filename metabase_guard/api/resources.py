@@ -413,7 +413,10 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
 def _put_body(stored: Notification) -> dict[str, Any]:
     """The stored alert as a PUT body: every field and id kept, hydrated extras dropped."""
     body = stored.wire()
-    for key in ("creator", "created_at", "updated_at"):
+    # internal_id marks Metabase's own system notifications; models.clj removes it after every
+    # select, but a server or proxy that leaks it must not get it written back (a PUT copies
+    # the columns it is sent). The rest are hydrated or server-stamped.
+    for key in ("creator", "created_at", "updated_at", "internal_id"):
         body.pop(key, None)
     if isinstance(body.get("payload"), dict):
         body["payload"].pop("card", None)

@@ -95,7 +95,8 @@ def hydrate(store: Store, notification: Row) -> Row:
 
     metabase/metabase src/metabase/notification/models.clj (hydrate-notification): payload with
     its card, creator, subscriptions, handlers with channel, template and recipients (user
-    recipients get ``user``, deactivated users ``null``). src/metabase/notification/db.clj selects
+    recipients get ``user``, deactivated users ``null``); never ``internal_id``, which models.clj
+    removes after every select. src/metabase/notification/db.clj selects
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
     out = copy.deepcopy(notification)
@@ -434,7 +435,6 @@ def _insert_notification(
             "payload_id": payload_id,
             "active": body.get("active") if body.get("active") is not None else True,
             "creator_id": creator_id,
-            "internal_id": None,
             "created_at": stamp,
             "updated_at": stamp,
         },

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from metabase_guard.api import MetabaseClient
-from metabase_guard.api.resources import slack_channel_ids, slack_channels
+from metabase_guard.api import AlertSpec, MetabaseClient
+from metabase_guard.api.models import Notification
+from metabase_guard.api.resources import merge_alert, slack_channel_ids, slack_channels
 from metabase_guard.sandbox.pytest_plugin import MountedSandbox
 
 Factory = Callable[..., MountedSandbox]
@@ -73,3 +74,18 @@ def test_a_snapshot_build_is_probed_not_guessed(metabase_sandbox_factory: Factor
     assert client.version.major is None
     # The tag says 53 but is not trusted; the probe finds what the server really serves.
     assert client.has_notification_api is False
+
+
+
+def test_read_merge_write_never_echoes_internal_id() -> None:
+    stored = Notification.model_validate({
+        "id": 4, "payload_type": "notification/card", "payload_id": 9, "active": True,
+        "creator_id": 2, "internal_id": "system-alert", "payload": {"id": 9, "card_id": 3,
+        "send_condition": "has_result", "send_once": False},
+        "subscriptions": [{"id": 1, "type": "notification-subscription/cron",
+                           "cron_schedule": "0 0 8 * * ? *"}],
+        "handlers": [],
+    })
+    body = merge_alert(stored, AlertSpec(3, "goal_above", False, "0 0 8 * * ? *", ()))
+    assert "internal_id" not in body and body["id"] == 4
+    assert body["payload"]["send_condition"] == "goal_above"
