@@ -25,17 +25,21 @@ from metabase_guard.api.resources import (
     NotificationsAPI,
     ServerAPI,
     UsersAPI,
+    slack_channel_ids,
     slack_channels,
     slack_status,
 )
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import ApiError, ConfigError, UnsupportedServerError
 
-__all__ = ["NEWEST_TESTED", "NOTIFICATION_API_SINCE", "MetabaseClient"]
+__all__ = ["NEWEST_TESTED", "NOTIFICATION_API_SINCE", "SLACK_CHANNEL_IDS_SINCE", "MetabaseClient"]
 
 NOTIFICATION_API_SINCE = 54
 # The newest Metabase major docs/compatibility.md describes and the sandbox emulates.
 NEWEST_TESTED = 63
+# Slack channel ids (form_input objects, recipient details.channel_id) came with one change,
+# metabase/metabase PR #72223; the first release is inferred, see docs/compatibility.md.
+SLACK_CHANNEL_IDS_SINCE = 61
 
 
 class MetabaseClient:
@@ -154,6 +158,17 @@ class MetabaseClient:
             f"tested on (0.{NEWEST_TESTED}); review this plan closely, and see "
             "docs/compatibility.md"
         ]
+
+    def slack_ids(self, form_input: Mapping[str, Any]) -> dict[str, str]:
+        """Slack name -> channel id to send as ``details.channel_id``; empty where unsafe.
+
+        Before the change the recipient ``details`` schema is a closed ``{value}`` map
+        (src/metabase/notification/models.clj) and a ``channel_id`` there is a 400, so ids are
+        used only when the instance lists them and its version is not known to predate them.
+        """
+        if self.version.at_least(SLACK_CHANNEL_IDS_SINCE) is False:
+            return {}
+        return slack_channel_ids(form_input)
 
     def slack_configured(self, form_input: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether Slack is set up, and a note when ``form_input`` could not say.

@@ -8,7 +8,7 @@ everything the server gave. Only fields metabase-guard uses are declared.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -268,6 +268,9 @@ class RecipientSpec:
     user_id: int | None = None
     group_id: int | None = None
     value: str | None = None
+    # The Slack channel id, sent as details.channel_id where the instance lists ids, so the
+    # alert follows a channel rename like UI-made ones. Not compared: plans compare by name.
+    slack_id: str | None = field(default=None, compare=False)
 
     def wire(self) -> dict[str, Any]:
         """The recipient body Metabase's schema accepts for this ``type``."""
@@ -278,6 +281,8 @@ class RecipientSpec:
             body["permissions_group_id"] = self.group_id
         else:
             body["details"] = {"value": self.value}
+            if self.slack_id is not None:
+                body["details"]["channel_id"] = self.slack_id
         return body
 
     def matches(self, live: Recipient) -> bool:

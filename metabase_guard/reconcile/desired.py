@@ -442,7 +442,9 @@ def _resolve_alert(
         handlers.append(HandlerSpec(
             "channel/slack",
             recipients=tuple(
-                RecipientSpec("notification-recipient/raw-value", value=c) for c in slack
+                RecipientSpec("notification-recipient/raw-value", value=c,
+                              slack_id=live.slack_ids.get(c))
+                for c in slack
             ),
         ))
     for hook in named("webhook channel", "webhook", list(alert.webhook), hooks):

@@ -52,6 +52,7 @@ class LiveState:
     slack_configured: bool
     slack_channels: tuple[str, ...]
     mbql5: bool = True
+    slack_ids: Mapping[str, str] = field(default_factory=dict)  # issue 8: name -> Slack id
     warnings: list[str] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
     _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
@@ -209,6 +210,7 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         email_configured=email_ok,
         slack_configured=slack_ok,
         slack_channels=channels,
+        slack_ids=client.slack_ids(results["form"]),
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
         unreadable=frozenset(unreadable),

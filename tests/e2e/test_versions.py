@@ -40,14 +40,17 @@ def test_plan_apply_plan_at_every_emulated_version(
 def test_a_slack_alert_plans_and_applies_with_either_list_shape(
     env_for: Callable[..., Env], version: str, shape: str
 ) -> None:
-    env = env_for(seed=demo_seed(version=version, slack_list=shape))
+    channels = ["#general", "#alerts", {"name": "#ml-alerts", "id": "C20484062"}]
+    env = env_for(seed=demo_seed(version=version, slack_list=shape, slack_channels=channels))
     _converges(env)
-    values = [
-        r["details"]["value"]
+    details = {
+        r["details"]["value"]: r["details"]
         for r in env.mb.sandbox.store.all("recipients")
         if r["type"] == "notification-recipient/raw-value" and r.get("details")
-    ]
-    assert "#ml-alerts" in values
+    }
+    # The id goes along only where the server lists ids and its recipient schema takes them.
+    expected = "C20484062" if (shape, version) == ("objects", "v0.63.0") else None
+    assert details["#ml-alerts"].get("channel_id") == expected
 
 
 @pytest.mark.parametrize("shape", ["strings", "objects"])
@@ -66,3 +69,12 @@ def test_plan_on_a_newer_metabase_warns_once_and_still_plans(env_for: Callable[.
     result = env.run("plan", "--detailed-exitcode")
     assert result.code == 2, result.err
     assert result.both.count("newer than the newest version metabase-guard was tested on") == 1
+
+
+def test_ids_appearing_later_cause_no_perpetual_diff(env_for: Callable[..., Env]) -> None:
+    """Alerts made while the list had no ids stay unchanged once it has them: names compare."""
+    env = env_for(seed=demo_seed(version="v0.63.0", slack_list="strings"))
+    _converges(env)
+    env.mb.sandbox.store.slack_list = "objects"
+    again = env.run("plan", "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
