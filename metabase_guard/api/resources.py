@@ -48,6 +48,7 @@ __all__ = [
     "slack_channel_ids",
     "slack_channels",
     "slack_option_name",
+    "slack_renames",
     "slack_status",
     "spec_of",
     "split_path",
@@ -644,6 +645,27 @@ def slack_channel_ids(form_input: Mapping[str, Any]) -> dict[str, str]:
         if name is not None and isinstance(option, Mapping) and isinstance(option.get("id"), str):
             ids.setdefault(name, option["id"])
     return ids
+
+
+def slack_renames(notifications: Sequence[Notification], ids: Mapping[str, str]) -> dict[str, str]:
+    """Stored Slack name -> its channel's name now, for recipients whose channel was renamed.
+
+    A recipient stores ``{"value": "#old", "channel_id": "C1"}``; Metabase delivers by id, so the
+    alert still reaches the renamed channel, but declarations naming ``#old`` no longer resolve.
+    """
+    names = {channel_id: name for name, channel_id in ids.items()}
+    renames: dict[str, str] = {}
+    for notification in notifications:
+        for handler in notification.handlers:
+            if handler.channel_type != "channel/slack":
+                continue
+            for recipient in handler.recipients:
+                details = recipient.details or {}
+                now = names.get(str(details.get("channel_id")))
+                value = details.get("value")
+                if now is not None and isinstance(value, str) and value != now:
+                    renames[value] = now
+    return renames
 
 
 def slack_status(form_input: Mapping[str, Any]) -> bool | None:

@@ -436,8 +436,11 @@ def _resolve_alert(
                     hint = "" if channel in declared else " (from the config's defaults.slack)"
                     problems.append(_problem(
                         decls, key, field,
-                        _unknown("Slack channel", channel, list(live.slack_channels))
-                        + " (a private channel needs the Metabase app invited)" + hint,
+                        (f"Slack channel '{channel}' was renamed to "
+                         f"'{live.slack_renames[channel]}' in Slack (same channel id); "
+                         "use the new name" if channel in live.slack_renames else
+                         _unknown("Slack channel", channel, list(live.slack_channels))
+                         + " (a private channel needs the Metabase app invited)") + hint,
                     ))
         handlers.append(HandlerSpec(
             "channel/slack",

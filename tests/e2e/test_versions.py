@@ -78,3 +78,17 @@ def test_ids_appearing_later_cause_no_perpetual_diff(env_for: Callable[..., Env]
     env.mb.sandbox.store.slack_list = "objects"
     again = env.run("plan", "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
+
+
+def test_a_channel_renamed_in_slack_is_reported_in_words(env_for: Callable[..., Env]) -> None:
+    channels = ["#general", "#alerts", {"name": "#ml-alerts", "id": "C20484062"}]
+    env = env_for(seed=demo_seed(version="v0.63.0", slack_channels=channels))
+    _converges(env)
+    store = env.mb.sandbox.store
+    store.slack_channels = ["#general", "#alerts", "#ml-alarms"]
+    store.slack_ids["#ml-alarms"] = store.slack_ids.pop("#ml-alerts")
+    before = env.writes()
+    result = env.run("plan")
+    assert result.code == 1
+    assert "'#ml-alerts' was renamed to '#ml-alarms' in Slack" in result.err
+    assert env.writes() == before
