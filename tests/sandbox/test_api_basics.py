@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 from conftest import Api
 
 from metabase_guard.sandbox import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -132,10 +135,35 @@ def test_settings(api_for) -> None:  # type: ignore[no-untyped-def]
     assert zone == ("Europe/Berlin", "CET")
 
 
+_TWO = [{"name": "#general", "id": "C1"}, {"name": "@priya", "id": "U2"}]
+_OBJECTS = [{"displayName": "#general", "id": "C1"}, {"displayName": "@priya", "id": "U2"}]
+
+
+@pytest.mark.parametrize(
+    ("version", "shape", "expected"),
+    [
+        ("v0.60.4", None, ["#general", "@priya"]),
+        ("v0.60.4", "objects", _OBJECTS),
+        ("v0.62.1", None, _OBJECTS),
+        ("v0.63.0", "strings", ["#general", "@priya"]),
+    ],
+)
+def test_form_input_slack_list_shape_by_version_and_seed(
+    api_for: Callable[..., Api], version: str, shape: str | None, expected: list[Any]
+) -> None:
+    """Strings before SLACK_OBJECT_LIST_SINCE, objects from it; the seed overrides either way."""
+    seed: dict[str, Any] = {"slack_channels": _TWO}
+    if shape:
+        seed["slack_list"] = shape
+    form = api_for(version, seed=seed).get("/api/pulse/form_input").json()
+    assert form["channels"]["slack"]["fields"][0]["options"] == expected
+
+
 def test_channels_and_form_input(api: Api) -> None:
     form = api.get("/api/pulse/form_input").json()["channels"]
     assert form["email"]["configured"] is True
-    assert form["slack"]["fields"][0]["options"] == ["#general", "#alerts"]
+    names = [o["displayName"] for o in form["slack"]["fields"][0]["options"]]
+    assert names == ["#general", "#alerts"]
     assert form["http"]["configured"] is False
     body = {"name": "pager", "type": "channel/http",
             "details": {"url": "https://hooks.example/x", "auth-method": "none"}}
@@ -161,7 +189,7 @@ def test_demo_seed_loads(api_for) -> None:  # type: ignore[no-untyped-def]
     emails = {u["email"] for u in api.get("/api/user").json()["data"]}
     assert {"pm@example.com", "ds@example.com"} <= emails
     options = api.get("/api/pulse/form_input").json()["channels"]["slack"]["fields"][0]["options"]
-    assert "#ml-alerts" in options
+    assert "#ml-alerts" in [o["displayName"] for o in options]
 
 
 def test_seed_errors_name_the_field() -> None:
