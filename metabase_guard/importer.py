@@ -230,7 +230,12 @@ def run_import(
         return 1
     text = dump_yaml(result.questions)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from metabase_guard.editor import schema_comment, write_schema
+
+        schema_file = Path(getattr(args, "schema", None) or "metabase-guard.schema.json")
+        if not schema_file.exists():
+            say(f"Wrote the JSON Schema to {write_schema(schema_file)} (for editors).")
+        Path(args.out).write_text(schema_comment(args.out, schema_file) + text, encoding="utf-8")
         say(f"Wrote {len(result.questions)} question(s) to {args.out}.")
     else:
         print(text, end="")
