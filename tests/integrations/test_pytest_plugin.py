@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -104,3 +105,15 @@ def test_without_the_test_extra_only_the_fixture_fails_and_says_why(
     assert "1 passed, 2 errors" in out  # the fixture fails in setup: an error, not a pass
     assert "pip install 'metabase-guard[test]'" in out
     assert "Traceback" not in out
+
+
+def test_the_documented_deploy_test_passes_as_written(
+    installed: metadata.EntryPoint, tmp_path: Path
+) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "integrations.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(# tests/test_deploy\.py\n.*?)```", doc, re.S)
+    assert block, "docs/integrations.md lost its complete deploy test"
+    (tmp_path / "test_deploy.py").write_text(block.group(1), encoding="utf-8")
+    result = _run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
