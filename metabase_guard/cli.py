@@ -163,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", action="append", default=[], help="collection path")
     p.add_argument("--all-alerts", action="store_true", help="every card that has alerts")
     p.add_argument("--out", help="write the YAML here (default: stdout)")
+    p.add_argument("--schema", metavar="FILE", default="metabase-guard.schema.json",
+                   help="the JSON Schema the --out file's first line points editors at; "
+                        "written if missing (default: %(default)s)")
     p.add_argument("--no-adopt", action="store_true",
                    help="only write YAML; do not mark the cards or take over their alerts")
     p.add_argument("--yes", action="store_true", help="do not ask before adopting")
@@ -187,7 +190,9 @@ def _parser() -> argparse.ArgumentParser:
     _connection_args(p)
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    add("schema", help="print the JSON Schema of the declaration format")
+    p = add("schema", help="print the JSON Schema of the declaration format")
+    p.add_argument("--out", metavar="FILE",
+                   help="write it to FILE instead (for editors: see docs/integrations.md)")
 
     p = add("completion", help="print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
@@ -547,9 +552,12 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """``schema``: print the JSON Schema of the declaration format."""
-    from metabase_guard.spec.loader import json_schema
+    from metabase_guard.editor import schema_text, write_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    if args.out:
+        _err(f"Wrote the JSON Schema to {write_schema(args.out)}.")
+    else:
+        print(schema_text(), end="")
     return EXIT_OK
 
 

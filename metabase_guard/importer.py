@@ -259,8 +259,14 @@ def run_import(
         return 1
     text = dump_yaml(result.questions)
     if args.out:
+        from metabase_guard.editor import schema_comment, write_schema
+
+        schema_file = Path(getattr(args, "schema", None) or "metabase-guard.schema.json")
+        if not schema_file.exists():
+            say(f"Wrote the JSON Schema to {write_schema(schema_file)} (for editors).")
         try:
-            Path(args.out).write_text(text, encoding="utf-8")
+            Path(args.out).write_text(schema_comment(args.out, schema_file) + text,
+                                      encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         say(f"Wrote {len(result.questions)} question(s) to {args.out}.")

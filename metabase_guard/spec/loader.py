@@ -484,6 +484,9 @@ def load_text(text: str, filename: str = "<string>") -> Declarations:
     return reader.declarations
 
 
+SCHEMA_ID = "urn:metabase-guard:declarations:v1"
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a declaration file, for editors and ``schema``."""
     schema = DeclarationFile.model_json_schema()
@@ -497,6 +500,10 @@ def json_schema() -> dict[str, Any]:
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        # the format's identity, not a download address: editors take the schema from the file
+        # `schema --out` writes (see metabase_guard/editor.py); v1 changes only when files
+        # written for it stop being valid
+        "$id": SCHEMA_ID,
         **schema,
         "title": "metabase-guard declarations",
         "description": DeclarationFile.__doc__ or "",
