@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from email.utils import formatdate
 
@@ -19,8 +20,19 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from metabase_guard.api import transport as transport_module
-from metabase_guard.api.transport import DEFAULT_RETRY, RetryPolicy, Transport
-from metabase_guard.errors import RateLimitError, ServerError, redact
+from metabase_guard.api.transport import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    Transport,
+    error_from_response,
+)
+from metabase_guard.errors import (
+    AuthenticationError,
+    RateLimitError,
+    RequestRejectedError,
+    ServerError,
+    redact,
+)
 from metabase_guard.sandbox.pytest_plugin import MountedSandbox
 
 KEY = "mb_retry_key_0123456789"
@@ -137,7 +149,9 @@ def test_a_rate_limited_request_gives_up_after_the_attempts(
 
 
 def test_the_session_token_is_redacted_once_logged_in(httpserver: HTTPServer) -> None:
-    token = "9c1e7c5e-5e55-40f0-b0c7-70ce11edbeef"
+    # a fresh token: the secrets registry is process-wide, and a fixed token registered by an
+    # earlier run in the same process (mutmut forks after one) would hide the bug
+    token = str(uuid.uuid4())
     httpserver.expect_request("/api/session", method="POST").respond_with_json({"id": token})
     httpserver.expect_request(
         "/api/echo", headers={"X-Metabase-Session": token}
@@ -149,3 +163,36 @@ def test_the_session_token_is_redacted_once_logged_in(httpserver: HTTPServer) ->
     assert "failed for session" in str(info.value.body)
     assert token not in str(info.value) and token not in str(info.value.body)
     assert token not in redact(f"header X-Metabase-Session: {token}")
+
+
+def test_a_login_without_a_session_id_is_an_authentication_error(httpserver: HTTPServer) -> None:
+    for answer in ({}, [], {"id": 7}):
+        httpserver.clear_all_handlers()
+        httpserver.expect_request("/api/session", method="POST").respond_with_json(answer)
+        client = Transport(httpserver.url_for("/").rstrip("/"), username="a@b.c",
+                           password="pw-for-login-test", retry=RetryPolicy(attempts=1))
+        with pytest.raises(AuthenticationError) as info:
+            client.request("GET", "/api/user/current")
+        error = info.value
+        assert "did not return a session (is multi-factor login required for this user? " \
+            "use an API key)" in str(error)
+        assert (error.status, error.method) == (200, "POST")
+        assert error.url == httpserver.url_for("/api/session")
+
+
+@pytest.mark.parametrize(
+    ("errors", "fields"),
+    [
+        (["is bad", None, "is worse"], {"body": ["is bad", "is worse"]}),
+        ("is bad", {"body": ["is bad"]}),
+        ({"handlers": [{"channel_type": "unknown"}, {"recipients": ["empty", "twice"]}]},
+         {"handlers[0].channel_type": ["unknown"], "handlers[1].recipients": ["empty", "twice"]}),
+        ({"a": {"b": "x"}, "c": ["y"]}, {"a.b": ["x"], "c": ["y"]}),
+    ],
+)
+def test_validation_errors_of_every_shape_are_flattened(
+    errors: object, fields: dict[str, list[str]]
+) -> None:
+    error = error_from_response(400, {"errors": errors}, method="PUT", url="http://mb/api/x")
+    assert isinstance(error, RequestRejectedError)
+    assert error.field_errors == fields
