@@ -13,6 +13,7 @@ from metabase_guard.reconcile.diff import card_change_deletes_alerts
 from metabase_guard.reconcile.identity import compose_description, managed_key, user_description
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from tests.reconcile.test_plan_pure import (
+    PM,
     YAML,
     live_state,
     managed_alert,
@@ -146,3 +147,124 @@ def test_creates_never_count_against_the_thresholds() -> None:
 )
 def test_reason_numbers_keep_their_sign_and_separators(value: float, text: str) -> None:
     assert format_number(value) == text
+
+
+# -- survivors of the mutation run (docs/testing.md) ----------------------------------------------
+
+
+def test_a_reactivated_alert_says_who_gets_mail_again() -> None:
+    plan = plan_for(live_state([managed_card()], [managed_alert(active=False)]))
+    (change,) = plan.changes
+    assert [(f.field, f.old, f.new) for f in change.fields] == [("active", False, True)]
+    assert change.alert is not None and change.alert.index == 0
+    (effect,) = change.effects
+    assert effect.startswith("Metabase e-mails ") and "were added to an alert" in effect
+    for who in ("pm@example.com", "ds@example.com", "outsider@example.org"):
+        assert who in effect
+
+
+def test_a_recipient_change_mails_only_the_difference() -> None:
+    changed = YAML.replace("ds@example.com, ", "lead@example.com, ")
+    (change,) = plan_for(live_state([managed_card()], [managed_alert()]), changed).changes
+    assert change.effects == (
+        "Metabase e-mails lead@example.com that they were added to an alert",
+        "Metabase e-mails ds@example.com that they were removed from an alert",
+    )
+
+
+def test_an_unknown_creator_is_named_by_id() -> None:
+    theirs = managed_alert(nid=30, creator=99, cron="0 0 7 * * ? *")
+    plan = plan_for(live_state([managed_card()], [managed_alert(), theirs]))
+    note = next(u for u in plan.unmanaged if "alert #30" in u.address)
+    assert "created by user #99 (an API key, or a deactivated user)" in note.reason
+
+
+def test_field_changes_are_json_ready() -> None:
+    from metabase_guard.reconcile.plan import FieldChange
+
+    assert FieldChange("email", ("a@x", "b@x"), ("a@x",)).to_dict() == {
+        "field": "email", "old": ["a@x", "b@x"], "new": ["a@x"]}
+    assert FieldChange("goal", 2400.0, 2400.5).to_dict() == {
+        "field": "goal", "old": 2400, "new": 2400.5}
+
+
+def _notification(handlers: list[dict[str, object]], **payload: object) -> object:
+    from metabase_guard.api.models import Notification
+
+    body: dict[str, object] = {
+        "id": 40, "payload_type": "notification/card", "active": True, "creator_id": 1,
+        "subscriptions": [{"id": 1, "type": "notification-subscription/cron",
+                           "cron_schedule": "0 30 8 ? * MON-FRI"}],
+        "handlers": handlers,
+    }
+    if payload:
+        body["payload"] = {"id": 1, "card_id": 10, **payload}
+    return Notification.model_validate(body)
+
+
+def test_a_live_alert_is_read_back_in_names() -> None:
+    from metabase_guard.api.models import Channel
+    from metabase_guard.reconcile.desired import alert_view_of
+
+    live = live_state()
+    live.webhooks.append(Channel(id=9, name="opsgenie"))
+    user = "notification-recipient/user"
+    handlers: list[dict[str, object]] = [
+        {"id": 1, "channel_type": "channel/http", "channel_id": 9, "recipients": []},
+        {"id": 2, "channel_type": "channel/http", "channel_id": 77, "recipients": []},
+        {"id": 3, "channel_type": "channel/email", "active": False, "recipients": [
+            {"id": 1, "type": "notification-recipient/raw-value",
+             "details": {"value": "inactive@example.com"}}]},
+        {"id": 4, "channel_type": "channel/email", "recipients": [
+            {"id": 2, "type": user, "user_id": PM.id},
+            {"id": 3, "type": user, "user_id": 50, "user": {"email": "Gone@Example.com"}},
+            {"id": 4, "type": user, "user_id": 51},
+            {"id": 5, "type": "notification-recipient/raw-value",
+             "details": {"value": "Outsider@Example.ORG"}},
+            {"id": 6, "type": "notification-recipient/group", "permissions_group_id": 3},
+            {"id": 7, "type": "notification-recipient/group", "permissions_group_id": 8}]},
+        {"id": 5, "channel_type": "channel/slack", "recipients": [
+            {"id": 8, "type": "notification-recipient/raw-value",
+             "details": {"value": "#ML-alerts"}},
+            {"id": 9, "type": "notification-recipient/raw-value", "details": {}}]},
+    ]
+    view = alert_view_of(_notification(handlers, send_condition="goal_above",  # type: ignore[arg-type]
+                                       send_once=True), live)
+    assert view.webhook == ("#77", "opsgenie")
+    assert view.email == ("gone@example.com", "outsider@example.org", "pm@example.com",
+                          "user#51")
+    assert view.groups == ("Data team", "group#8")
+    assert view.slack == ("#ML-alerts", "?")
+    assert (view.when, view.once) == ("above_goal", True)
+    assert view.schedule == "0 30 8 ? * MON-FRI *"
+
+
+def test_a_live_alert_without_payload_or_valid_cron() -> None:
+    from metabase_guard.api.models import Notification
+    from metabase_guard.reconcile.desired import alert_view_of
+
+    raw = Notification.model_validate({
+        "id": 41, "payload_type": "notification/card", "active": True, "creator_id": 1,
+        "subscriptions": [{"id": 1, "type": "notification-subscription/cron",
+                           "cron_schedule": None},
+                          {"id": 2, "type": "notification-subscription/cron",
+                           "cron_schedule": "not a cron"},
+                          {"id": 3, "type": "notification-subscription/cron",
+                           "cron_schedule": "0 0 9 * * ?"}],
+        "handlers": [],
+    })
+    view = alert_view_of(raw, live_state())
+    assert (view.when, view.once, view.schedule) == ("has_rows", False, "not a cron")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kills"),
+    [("table", "progress", True), ("progress", "line", True), ("scalar", "table", False),
+     ("area", "bar", False), ("progress", "progress", False), ("line", "scalar", True)],
+)
+def test_display_families(old: str, new: str, kills: bool) -> None:
+    from metabase_guard.reconcile.desired import display_family
+
+    assert (card_change_deletes_alerts(old, new, {}, {}) is not None) is kills
+    assert display_family("bar") == display_family("line") != display_family("table")
+    assert display_family("progress") not in (display_family("bar"), display_family("table"))
