@@ -196,3 +196,45 @@ def test_validation_errors_of_every_shape_are_flattened(
     error = error_from_response(400, {"errors": errors}, method="PUT", url="http://mb/api/x")
     assert isinstance(error, RequestRejectedError)
     assert error.field_errors == fields
+
+
+def test_a_post_whose_connection_dropped_after_sending_is_not_replayed() -> None:
+    from metabase_guard.errors import ApiConnectionError
+    from metabase_guard.sandbox import Sandbox, serve
+
+    sandbox = Sandbox()
+    sandbox.inject_failure("POST", "^/api/card$", None, times=1)  # close without an answer
+    with serve(sandbox) as server:
+        client = Transport(server.url, api_key=sandbox.admin_api_key,
+                           retry=RetryPolicy(attempts=4, initial_wait=0.001, max_wait=0.002))
+        with pytest.raises(ApiConnectionError):
+            client.request("POST", "/api/card", json_body={"name": "x"})
+        assert client.request_count == 1
+        # a GET that meets the same drop is replayed
+        sandbox.inject_failure("GET", "^/api/card$", None, times=1)
+        assert isinstance(client.request("GET", "/api/card"), list)
+        assert client.request_count == 3
+
+
+@pytest.mark.parametrize("reason", ["resolve", "refuse"])
+def test_a_post_that_never_left_is_retried(
+    reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    def fail(*args: object, **kwargs: object) -> object:
+        if reason == "resolve":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    # the failure urllib3 meets while opening the connection, before any byte is sent
+    monkeypatch.setattr(socket, "getaddrinfo" if reason == "resolve" else "create_connection",
+                        fail)
+    monkeypatch.setattr("urllib3.util.connection.create_connection", fail)
+    client = Transport("http://metabase.example.com", api_key=KEY,
+                       retry=RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.002))
+    from metabase_guard.errors import ApiConnectionError
+
+    with pytest.raises(ApiConnectionError):
+        client.request("POST", "/api/card", json_body={})
+    assert client.request_count == 3
