@@ -28,7 +28,7 @@ class Bug:
 
 
 BUGS = (
-    Bug("first marker wins", "metabase_guard/reconcile/identity.py",
+    Bug("first quoted marker named instead of the last", "metabase_guard/reconcile/identity.py",
         "found[-1] if found", "found[0] if found", ("tests/reconcile/test_core_rules.py",)),
     Bug("goal removal never detected", "metabase_guard/reconcile/diff.py",
         'return "the goal line is removed"', "return None",

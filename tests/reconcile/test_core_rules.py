@@ -10,7 +10,12 @@ import pytest
 from metabase_guard.errors import UnsafePlanError
 from metabase_guard.evaluation import format_number
 from metabase_guard.reconcile.diff import card_change_deletes_alerts
-from metabase_guard.reconcile.identity import compose_description, managed_key, user_description
+from metabase_guard.reconcile.identity import (
+    compose_description,
+    managed_key,
+    mentioned_key,
+    user_description,
+)
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from tests.reconcile.test_plan_pure import (
     PM,
@@ -28,7 +33,10 @@ def test_the_last_marker_in_a_description_counts() -> None:
     # a user who quotes another card's marker in the text must not move the card to that key
     quoted = compose_description("Copied from [metabase-guard: old-key] last year.", "new-key")
     assert managed_key(quoted) == "new-key"
-    assert managed_key("[metabase-guard: a] x\n[metabase-guard: b-2] y") == "b-2"
+    assert managed_key(compose_description(compose_description("x", "a"), "b-2")) == "b-2"
+    # a description that only quotes markers is not ours; the plan names the last one quoted
+    assert managed_key("see [metabase-guard: a] and [metabase-guard: b-2] y") is None
+    assert mentioned_key("see [metabase-guard: a] and [metabase-guard: b-2] y") == "b-2"
     assert managed_key("") is None
     assert managed_key("[metabase-guard: Not_A_Key] x") is None
 
@@ -96,8 +104,11 @@ def test_an_active_live_alert_is_paired_before_an_inactive_twin() -> None:
 
 
 def test_among_equal_candidates_the_oldest_is_paired() -> None:
+    # the younger twin is a copy a concurrent apply made: it is retired, the oldest kept
     live = live_state([managed_card()], [managed_alert(nid=31), managed_alert(nid=30)])
-    assert [c.live_id for c in plan_for(live).pending_deletes] == [31]
+    (change,) = plan_for(live).changes
+    assert (change.action, change.live_id) == ("delete", 31)
+    assert "alert #30 is kept" in change.effects[0]
 
 
 # -- thresholds ----------------------------------------------------------------------------------
@@ -117,11 +128,14 @@ def test_the_share_threshold_is_exclusive_at_thirty_percent(action: str) -> None
         _plan(10, **{action: 4}).raise_if_unsafe(Thresholds())
 
 
-def test_under_ten_managed_objects_no_threshold_applies() -> None:
-    _plan(9, delete=9, update=9).raise_if_unsafe(Thresholds())
+def test_under_ten_managed_objects_only_deletes_are_checked() -> None:
+    _plan(9, update=9).raise_if_unsafe(Thresholds())
     with pytest.raises(UnsafePlanError):
-        _plan(10, delete=9).raise_if_unsafe(Thresholds())
-    _plan(10, delete=9).raise_if_unsafe(Thresholds(min_existing=11))
+        _plan(10, update=9).raise_if_unsafe(Thresholds())
+    _plan(10, update=9).raise_if_unsafe(Thresholds(min_existing=11))
+    _plan(5, delete=1).raise_if_unsafe(Thresholds())  # 20 %
+    with pytest.raises(UnsafePlanError, match="delete 2 of 5"):
+        _plan(5, delete=2).raise_if_unsafe(Thresholds())
 
 
 def test_creates_never_count_against_the_thresholds() -> None:
