@@ -282,3 +282,50 @@ def test_display_families(old: str, new: str, kills: bool) -> None:
     assert (card_change_deletes_alerts(old, new, {}, {}) is not None) is kills
     assert display_family("bar") == display_family("line") != display_family("table")
     assert display_family("progress") not in (display_family("bar"), display_family("table"))
+
+
+def _alert(nid: int, cron: str, condition: str) -> object:
+    from metabase_guard.api.models import Notification
+
+    body = managed_alert(nid=nid, cron=cron).model_dump()
+    body["payload"]["send_condition"] = condition
+    return Notification.model_validate(body)
+
+
+TWO_ALERTS = YAML.replace('''        slack: ["#ml-alerts"]
+''', '''        slack: ["#ml-alerts"]
+      - when: has_rows
+        schedule: {every: day, at: "07:00"}
+        email: [pm@example.com, ds@example.com, outsider@example.org]
+        slack: ["#ml-alerts"]
+''')
+
+
+def test_equal_live_alerts_are_paired_before_any_other_rule() -> None:
+    # two has_rows alerts; the daily one comes first by id, the weekly one is declared first:
+    # pairing by condition or order would swap their schedules
+    live = live_state([managed_card()], [_alert(20, "0 0 7 * * ? *", "has_result"),  # type: ignore[list-item]
+                                         _alert(21, "0 0 9 ? * 2", "has_result")])
+    plan = plan_for(live, TWO_ALERTS.replace("when: below_goal", "when: has_rows"))
+    assert plan.is_empty, [c.to_dict() for c in plan.changes]
+
+
+def test_same_condition_is_paired_before_order() -> None:
+    # both schedules changed: pairing by condition changes only the schedules
+    live = live_state([managed_card()], [_alert(20, "0 0 6 * * ? *", "has_result"),  # type: ignore[list-item]
+                                         _alert(21, "0 0 8 ? * 2", "goal_below")])
+    plan = plan_for(live, TWO_ALERTS)
+    assert sorted((c.live_id, tuple(f.field for f in c.fields)) for c in plan.changes) == [
+        (20, ("schedule",)), (21, ("schedule",))]
+
+
+def test_the_goal_label_counts_only_with_a_goal() -> None:
+    relabelled = YAML.replace("label: Minimum per week", "label: Floor")
+    (change,) = plan_for(live_state([managed_card()], [managed_alert()]), relabelled).changes
+    assert [(f.field, f.old, f.new) for f in change.fields] == [
+        ("goal_label", "Minimum per week", "Floor")]
+    no_goal = (YAML.replace("    goal: {value: 2400, label: Minimum per week}\n", "")
+               .replace("when: below_goal", "when: has_rows"))
+    card = next(c for c in plan_for(live_state([managed_card()], [managed_alert()]),
+                                     no_goal).changes if c.kind == "card")
+    assert [f.field for f in card.fields] == ["goal"]  # no goal_label change of its own
