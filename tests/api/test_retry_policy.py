@@ -238,3 +238,10 @@ def test_a_post_that_never_left_is_retried(
     with pytest.raises(ApiConnectionError):
         client.request("POST", "/api/card", json_body={})
     assert client.request_count == 3
+
+
+def test_the_repr_names_the_kind_of_auth_only() -> None:
+    assert repr(Transport("https://mb.example.com", api_key=KEY)) == (
+        "Transport('https://mb.example.com', auth=api-key)")
+    assert repr(Transport("https://mb.example.com/", username="a@b.c", password="pw-repr-test")
+                ) == "Transport('https://mb.example.com', auth=session)"

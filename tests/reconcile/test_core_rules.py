@@ -329,3 +329,35 @@ def test_the_goal_label_counts_only_with_a_goal() -> None:
     card = next(c for c in plan_for(live_state([managed_card()], [managed_alert()]),
                                      no_goal).changes if c.kind == "card")
     assert [f.field for f in card.fields] == ["goal"]  # no goal_label change of its own
+
+
+def test_a_live_card_is_read_back_in_names() -> None:
+    from metabase_guard.api.models import Card
+    from metabase_guard.reconcile.desired import card_view_of
+
+    live = live_state()
+
+    def view(**body: object) -> object:
+        base: dict[str, object] = {"id": 1, "name": "c", "display": "bar", "collection_id": 6,
+                                   "database_id": 1, "dataset_query": {}}
+        return card_view_of(Card.model_validate({**base, **body}), live)
+
+    mbql = view(dataset_query={"type": "query", "database": 1, "query": {"source-table": 3}})
+    assert (mbql.sql, mbql.database, mbql.description) == (  # type: ignore[attr-defined]
+        "(not a native SQL query)", "Warehouse", "")
+    assert view(database_id=9).database == "#9"  # type: ignore[attr-defined]
+    native = managed_card(card_id=2, database_id=None).model_dump()
+    native["dataset_query"]["database"] = 9
+    assert card_view_of(Card.model_validate(native), live).database == "#9"
+    progress = view(display="progress", visualization_settings={"progress.goal": 30,
+                                                                "graph.goal_label": "x"})
+    assert (progress.goal, progress.goal_label) == (30.0, None)  # type: ignore[attr-defined]
+    hidden = view(visualization_settings={"graph.goal_value": 5, "graph.show_goal": False})
+    assert (hidden.goal, hidden.goal_label) == (None, None)  # type: ignore[attr-defined]
+    shown = view(visualization_settings={"graph.goal_value": 5, "graph.show_goal": True,
+                                         "graph.dimensions": ["week"],
+                                         "graph.metrics": ["n", "m"]})
+    assert (shown.goal, shown.goal_label) == (5.0, "Goal")  # type: ignore[attr-defined]
+    assert (shown.dimension, shown.metric) == ("week", None)  # type: ignore[attr-defined]
+    table = view(display="table", visualization_settings={"graph.goal_value": 5})
+    assert (table.goal, table.goal_label) == (5.0, "Goal")  # type: ignore[attr-defined]
