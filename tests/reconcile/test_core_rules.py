@@ -361,3 +361,36 @@ def test_a_live_card_is_read_back_in_names() -> None:
     assert (shown.dimension, shown.metric) == ("week", None)  # type: ignore[attr-defined]
     table = view(display="table", visualization_settings={"graph.goal_value": 5})
     assert (table.goal, table.goal_label) == (5.0, "Goal")  # type: ignore[attr-defined]
+
+
+def test_marker_edge_cases_of_the_merged_identity_rules() -> None:
+    marker_only = compose_description("", "k")
+    assert marker_only == compose_description(None, "k")
+    assert marker_only.startswith("[metabase-guard: k] ")
+    assert managed_key(compose_description("x", "k") + "\n  \n") == "k"  # trailing blank lines
+    quoted = "[metabase-guard: a] [metabase-guard: b] [metabase-guard: c] are ours"
+    assert mentioned_key(quoted) == "c"
+
+
+def test_copies_are_retired_without_counting_against_the_thresholds() -> None:
+    copies = [Change(action="delete", kind="alert", address=f"alert k#{i}", duplicate=True)
+              for i in range(8)]
+    plan = Plan.build(url="http://mb", version="v0.61.2", timezone="UTC", changes=copies,
+                      existing=10)
+    plan.raise_if_unsafe(Thresholds())
+    assert plan.changes[0].to_dict()["duplicate"] is True
+    assert "duplicate" not in _plan(10, delete=1).changes[0].to_dict()
+
+
+def test_retiring_everything_always_needs_force() -> None:
+    with pytest.raises(UnsafePlanError, match=r"delete all 2 managed object\(s\) \(100%\)"):
+        _plan(2, delete=2).raise_if_unsafe(Thresholds(max_delete_share=1.0))
+    # an archived card takes its alerts along: they count as retired objects
+    card = Change(action="delete", kind="card", address="card k", retires=3)
+    many = Plan.build(url="http://mb", version="v0.61.2", timezone="UTC", changes=[card],
+                      existing=10)
+    many.raise_if_unsafe(Thresholds())  # 3 of 10
+    heavy = Change(action="delete", kind="card", address="card k", retires=4)
+    with pytest.raises(UnsafePlanError, match="delete 4 of 10"):
+        Plan.build(url="http://mb", version="v0.61.2", timezone="UTC", changes=[heavy],
+                   existing=10).raise_if_unsafe(Thresholds())
