@@ -53,7 +53,7 @@ from metabase_guard.errors import (
     register_secret,
 )
 
-__all__ = ["RetryPolicy", "Transport"]
+__all__ = ["DEFAULT_RETRY", "RetryPolicy", "Transport"]
 
 log = logging.getLogger("metabase_guard.http")
 
@@ -73,6 +73,11 @@ class RetryPolicy:
     max_wait: float = 8.0
     max_retry_after: float = 60.0
     max_total: float = 120.0
+
+
+#: The policy of a transport built without one (the CLI's). Tests that drive the CLI against a
+#: failing sandbox swap it for a fast one (``monkeypatch.setattr``) instead of waiting minutes.
+DEFAULT_RETRY = RetryPolicy()
 
 
 class _Retryable(Exception):
@@ -232,7 +237,7 @@ class Transport:
             # a URL copied from an API call: every path below already starts with /api
             self.base_url = self.base_url[: -len("/api")]
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self._api_key = api_key
         self._username = username
         self._password = password

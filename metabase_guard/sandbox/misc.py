@@ -66,6 +66,8 @@ def _user(req: Request) -> Row:
 
 
 # ------------------------------------------------------------------------------ health, session
+# metabase/metabase src/metabase/server/routes.clj: /api/health is routed outside the
+# authenticated API context (no session), 200 {"status": "ok"} once initialised, else 503.
 def health(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/health`` → ``{"status": "ok"}``."""
     return ok({"status": "ok"})
@@ -83,6 +85,8 @@ def timezone_names(zone: str | None) -> tuple[str, str]:
     return name, short
 
 
+# metabase/metabase src/metabase/session/api.clj (defendpoint :get "/properties"):
+# setting/user-readable-values-map of the current user's visibilities, :public when anonymous.
 def session_properties(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/session/properties``: public settings, no auth needed.
 
@@ -353,6 +357,8 @@ def list_settings(sb: Sandbox, req: Request) -> Reply:
     ])
 
 
+# metabase/metabase src/metabase/settings/api.clj (defendpoint :get "/:key"): returns
+# setting/user-facing-value, nil for an unset setting; the API answers a nil body 204 No Content.
 def get_setting(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/setting/:key``: the bare JSON value; unset → 204 (settings-manager: admins)."""
     store = sb.store

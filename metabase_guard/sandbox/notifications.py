@@ -64,6 +64,9 @@ HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", 
 RECIPIENT_COLS = ("notification_handler_id", "type", "user_id", "permissions_group_id", "details")
 
 
+# metabase/metabase src/metabase/notification/api/notification.clj serves these from 0.54;
+# docs/developers-guide/api-changelog.md lists /api/notification under 0.54 (PR #55890 moved the
+# entry from 0.53): older majors answer the route 404 "API endpoint does not exist.".
 def register(router: Router) -> None:
     """Register the endpoints (absent before 0.54: 404 ``API endpoint does not exist.``)."""
     since = NOTIFICATIONS_SINCE

@@ -12,6 +12,8 @@ from conftest import Api
 from metabase_guard.sandbox import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
+# metabase/metabase src/metabase/server/routes.clj (/api/health outside the API context) and
+# src/metabase/session/api.clj (GET /properties: public settings when anonymous)
 def test_health_and_properties_need_no_auth(api: Api) -> None:
     anon = api.as_key(None)
     assert anon.get("/api/health").json() == {"status": "ok"}
@@ -73,6 +75,8 @@ def test_bad_json_body_is_400(api: Api) -> None:
     assert response.status_code == 400
 
 
+# metabase/metabase src/metabase/notification/api/notification.clj, from 0.54 per
+# docs/developers-guide/api-changelog.md (PR #55890)
 def test_notifications_absent_before_054(api_for) -> None:  # type: ignore[no-untyped-def]
     old = api_for("v0.53.9")
     response = old.get("/api/notification")
@@ -124,6 +128,7 @@ def test_databases_envelope(api: Api) -> None:
     assert api.get("/api/database/1").json()["id"] == 1
 
 
+# metabase/metabase src/metabase/settings/api.clj: GET /:key is the bare value, nil (204) when unset
 def test_settings(api_for) -> None:  # type: ignore[no-untyped-def]
     api = api_for(seed={"report_timezone": "Europe/Berlin"})
     assert api.get("/api/setting/report-timezone").json() == "Europe/Berlin"

@@ -229,6 +229,8 @@ def test_creator_change_is_ignored_before_0_62(
         ({"name": "renamed"}, False),
     ],
 )
+# metabase/metabase src/metabase/queries/events/cards_notification_deleted_on_card_save.clj and
+# src/metabase/pulse/update_alerts.clj (goal-missing?, display family changes)
 def test_card_changes_that_delete_alerts(env: Env, change: dict[str, Any], deleted: bool) -> None:
     card = env.card()
     alert = env.alert(card["id"])
