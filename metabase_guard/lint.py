@@ -35,6 +35,8 @@ from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
 from metabase_guard.spec.models import GOAL_CONDITIONS, Alert, Question
 from metabase_guard.spec.schedule import canonical_cron, to_cron
+from metabase_guard.sql.outage import empty_on_outage, null_aggregate_filter
+from metabase_guard.sql.parse import Parsed, parse_for_engine
 
 __all__ = [
     "BURST_THRESHOLD",
@@ -50,6 +52,7 @@ __all__ = [
     "lint_live",
     "periods",
     "sort_findings",
+    "sql_notes",
     "sql_shape",
     "strict",
 ]
@@ -68,6 +71,7 @@ RULES: dict[str, str] = {
     "recipient-not-allowed": "an e-mail recipient outside the instance's domain allow-list",
     "alerts-deleted": "a card change that makes Metabase delete alerts",
     "once-deactivates-early": "once: true on Metabase 0.54-0.55 stops after the first run",
+    "silent-on-outage": "an alert whose query returns no row when the data it counts is absent",
 }
 
 #: Alerts starting at the same minute from which ``burst`` warns. Metabase sends notifications
@@ -431,8 +435,11 @@ def _select_item(tokens: list[_Tok], position: int) -> SelectItem:
     kind = "unknown"
     literal = _literal_kind(expr)
     call = _outer_call(expr)
+    words = {t.low for t in expr if t.kind == "word"}
     if literal is not None:
         kind = literal
+    elif aggregate is None and words & (_NOW | {"date_trunc", "interval"}):
+        kind = "temporal"  # date_trunc('week', now()) - interval '7 days': a time, not a number
     elif bucket is not None:
         kind = "text" if call and call[0] in ("strftime", "to_char", "format_date") else "temporal"
     elif aggregate in _NUMERIC_AGGREGATES and call is not None and (
@@ -777,16 +784,74 @@ def _many_periods_finding(decls: Declarations, q: Question, shape: SqlShape | No
     )
 
 
+_EMPTY_GOAL = ("Metabase skips a goal alert whose result is empty (notification/payload/impl/"
+               "card.clj skip-reason), so on a total outage the alert never fires")
+_EMPTY_ROWS = ("Metabase skips a has_rows alert whose result is empty or one null cell "
+               "(notification/payload/execute.clj is-card-empty?), so on a total outage the "
+               "alert never fires")
+
+
+def _outage_finding(decls: Declarations, q: Question, parsed: Parsed, index: int,
+                    alert: Alert) -> Finding | None:
+    """``silent-on-outage``: the query goes empty exactly when the data it watches is gone."""
+    select = parsed.select
+    if select is None or q.allow_empty or parsed.dialect is None:
+        return None
+    path = f"alerts[{index}].when"
+    opt_out = " (if an empty result is meant, set allow_empty: true on the question)"
+    if alert.when == "below_goal":
+        found = empty_on_outage(select, parsed.dialect)
+        if found is None:
+            return None
+        return _finding(decls, "error", "silent-on-outage", q.key, path,
+                        f"'below_goal' is blind to a total outage: {found.why}; {_EMPTY_GOAL}",
+                        found.rewrite + opt_out)
+    if alert.when == "has_rows":
+        why = null_aggregate_filter(select)
+        if why is None:
+            return None
+        return _finding(decls, "warning", "silent-on-outage", q.key, path,
+                        f"'has_rows' is blind to a total outage: {why}; {_EMPTY_ROWS}",
+                        "test for absence instead: SELECT 'no recent row' AS problem WHERE NOT "
+                        "EXISTS (SELECT 1 FROM ... WHERE <recent>), or coalesce the aggregate "
+                        "and return a second, never-null column" + opt_out)
+    return None
+
+
+def sql_notes(decls: Declarations, engines: Mapping[str, str] | None = None) -> list[str]:
+    """Why the SQL rules say nothing about some questions (``validate --verbose``)."""
+    out: list[str] = []
+    for q in decls.questions:
+        parsed = parse_for_engine(q.sql, (engines or {}).get(q.database))
+        if parsed.tree is None:
+            try:
+                where = decls.locate(q.key, "sql")
+                at = where.file if where.line is None else f"{where.file}:{where.line}"
+            except KeyError:
+                at = "?"
+            out.append(f"{at}: {q.key}: SQL rules skipped: {parsed.reason}")
+    return out
+
+
 def lint_declarations(
-    decls: Declarations, *, burst: bool = True, burst_threshold: int = BURST_THRESHOLD
+    decls: Declarations, *, burst: bool = True, burst_threshold: int = BURST_THRESHOLD,
+    engines: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Offline findings: SQL and goal rules per alert, and bursts among the declarations."""
+    """Offline findings: SQL and goal rules per alert, and bursts among the declarations.
+
+    ``engines`` maps a database name to its Metabase engine (default postgres); the SQL is
+    read once in that engine's dialect.
+    """
     out: list[Finding] = []
     for q in decls.questions:
         if not q.alerts:
             continue
         shape = sql_shape(q.sql)
+        parsed = parse_for_engine(q.sql, (engines or {}).get(q.database))
         for index, alert in enumerate(q.alerts):
+            outage = _outage_finding(decls, q, parsed, index, alert)
+            if outage is not None:
+                out.append(outage)
             if alert.when in GOAL_CONDITIONS:
                 out.extend(_goal_findings(decls, q, shape, index, alert))
                 found = _many_periods_finding(decls, q, shape, index, alert)

@@ -29,6 +29,7 @@ questions:
       - when: below_goal
         schedule: {every: week, on: monday, at: "09:10"}
         email: [pm@example.com]
+    allow_empty: true                  # this test is about many-periods, not silent-on-outage
 """
 
 
