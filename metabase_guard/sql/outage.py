@@ -112,12 +112,6 @@ def empty_on_outage(select: exp.Select, dialect: str) -> Outage | None:
             "aggregate over the window without GROUP BY, so it always returns one row "
             f"(count(*) is then 0): {_window_rewrite(select, dialect)}",
         )
-    if not _aggregates(select) and (select.args.get("from_") or select.args.get("from")):
-        return Outage(
-            "it returns one row per matching source row, so with no data it returns no row",
-            "aggregate the rows (count(*), coalesce(sum(x), 0)) so the query always returns "
-            "one row",
-        )
     return None
 
 
