@@ -31,7 +31,7 @@ from metabase_guard.errors import (
     ResolveError,
     redact,
 )
-from metabase_guard.lint import Finding, count_by_severity, has_errors
+from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, Thresholds
@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.add_argument("--target", help="a named target from the config file")
     p.add_argument("--strict", action="store_true", help="lint warnings are errors")
+    p.add_argument("--verbose", action="store_true",
+                   help="also say why SQL rules skipped a question (engine, parse error)")
 
     p = sub.add_parser("plan", help="show what apply would change (never writes)")
     _paths_arg(p)
@@ -224,7 +226,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
-    findings = engine.lint(declarations, strict=args.strict)
+    findings = engine.lint(declarations, strict=args.strict, engines=settings.engines)
+    if args.verbose:
+        for note in sql_notes(declarations, settings.engines):
+            _err(note)
     if _report_findings(findings):
         return EXIT_ERROR
     lint = f"; lint: {count_by_severity(findings)}" if findings else ""
@@ -259,7 +264,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
         result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings),
-                             strict=args.strict)
+                             strict=args.strict, engines=settings.engines)
         log.debug("plan read the instance in %d requests", client.request_count)
     sys.stdout.write(_render(result, args.format, _use_colour(args.color, sys.stdout)))
     if _report_findings(result.findings, show=False):
@@ -386,7 +391,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     """``test``: the offline alert tests; exit 1 when any fails."""
     settings = _settings(args)
     declarations = engine.load(settings.paths)
-    report = engine.run_tests(declarations)
+    report = engine.run_tests(declarations, settings.engines)
     sys.stdout.write(render_report(report))
     if args.junit:
         try:

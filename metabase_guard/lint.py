@@ -35,6 +35,7 @@ from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
 from metabase_guard.spec.models import GOAL_CONDITIONS, Alert, Question
 from metabase_guard.spec.schedule import canonical_cron, to_cron
+from metabase_guard.sql.dialects import DEFAULT_ENGINE
 from metabase_guard.sql.outage import empty_on_outage, null_aggregate_filter
 from metabase_guard.sql.parse import Parsed, parse_for_engine
 
@@ -47,6 +48,7 @@ __all__ = [
     "card_settings",
     "count_by_severity",
     "cron_slots",
+    "engine_mismatches",
     "has_errors",
     "lint_declarations",
     "lint_live",
@@ -72,6 +74,7 @@ RULES: dict[str, str] = {
     "alerts-deleted": "a card change that makes Metabase delete alerts",
     "once-deactivates-early": "once: true on Metabase 0.54-0.55 stops after the first run",
     "silent-on-outage": "an alert whose query returns no row when the data it counts is absent",
+    "engine-mismatch": "metabase-guard.yaml's engine for a database is not the live one",
 }
 
 #: Alerts starting at the same minute from which ``burst`` warns. Metabase sends notifications
@@ -830,6 +833,24 @@ def sql_notes(decls: Declarations, engines: Mapping[str, str] | None = None) -> 
             except KeyError:
                 at = "?"
             out.append(f"{at}: {q.key}: SQL rules skipped: {parsed.reason}")
+    return out
+
+
+def engine_mismatches(decls: Declarations, configured: Mapping[str, str],
+                      live: Mapping[str, str]) -> list[Finding]:
+    """``engine-mismatch``: the config file's offline engine is not the live database's."""
+    out: list[Finding] = []
+    for name in sorted({q.database for q in decls.questions}):
+        offline = configured.get(name, DEFAULT_ENGINE)
+        actual = live.get(name)
+        if actual is None or actual.lower() == offline.lower():
+            continue
+        out.append(Finding(
+            "warning", "engine-mismatch", "", None, "",
+            f"database {name!r} is {actual!r} on the instance, but validate and test read its "
+            f"SQL as {offline!r}" + ("" if name in configured else " (the default)"),
+            f"set databases: {{{name}: {{engine: {actual}}}}} in metabase-guard.yaml",
+        ))
     return out
 
 

@@ -147,3 +147,26 @@ def test_cli_test_fails_and_names_the_grouped_test(tmp_path: Path, run_cli: RunC
     assert run.code == 1
     assert "FAIL  nothing pushed last week fires" in run.out
     assert "Traceback" not in run.err
+
+
+def test_plan_warns_when_the_offline_engine_is_not_the_live_one(tmp_path: Path) -> None:
+    from metabase_guard.lint import engine_mismatches
+
+    decls = load_declarations([write(tmp_path, REWRITTEN)])
+    found = engine_mismatches(decls, {}, {"Warehouse": "snowflake"})
+    assert [(f.rule, f.severity) for f in found] == [("engine-mismatch", "warning")]
+    assert "'snowflake' on the instance" in found[0].message and "(the default)" in found[0].message
+    assert "engine: snowflake" in found[0].hint
+    assert engine_mismatches(decls, {"Warehouse": "snowflake"}, {"Warehouse": "snowflake"}) == []
+    assert engine_mismatches(decls, {}, {"Warehouse": "postgres"}) == []
+
+
+def test_the_sql_is_read_in_the_engine_s_dialect(tmp_path: Path) -> None:
+    sql = ("      SELECT TOP 1 CAST(GETDATE() AS date) AS week, count(*) AS recommendations\n"
+           "      FROM recommendations\n"
+           "      WHERE pushed_at >= DATEADD(day, -7, GETDATE())\n")
+    decls = load_declarations([write(tmp_path, sql)])
+    report = run_tests(decls, {"Warehouse": "sqlserver"})
+    assert report.outcomes[0].observed == "fires", report.outcomes[0].verdict.reason
+    broken = run_tests(decls, {"Warehouse": "mongo"}).outcomes[0]
+    assert broken.observed == "error" and "does not run SQL" in broken.verdict.reason
