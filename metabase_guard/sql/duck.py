@@ -15,6 +15,7 @@ Postgres's ``FigureColname`` does.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from metabase_guard.evaluation import QueryResult
-from metabase_guard.sql.parse import Parsed
+from metabase_guard.sql.parse import Parsed, parse
 
 __all__ = [
     "DuckDatabase",
@@ -101,7 +102,14 @@ def to_duckdb(parsed: Parsed, now: datetime) -> str:
         raise SqlError(parsed.reason or "the SQL could not be read")
     if now.tzinfo is not None:
         now = now.astimezone(timezone.utc).replace(tzinfo=None)
-    dialect = parsed.dialect
+    return _transpile(parsed.sql, parsed.dialect, now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _transpile(sql: str, dialect: str, now: datetime) -> str:
+    # Tests of one question at one frozen time share their DuckDB SQL.
+    parsed = parse(sql, dialect)
+    assert parsed.tree is not None
     tree = normalize_identifiers(parsed.tree.copy(), dialect=dialect or None)
     if isinstance(tree, exp.Select) and dialect in _POSTGRES_NAMES:
         _postgres_names(tree, dialect)
