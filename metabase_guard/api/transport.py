@@ -215,6 +215,9 @@ class Transport:
                 "the Metabase URL carries a user name or password (user:pass@host); remove "
                 "them: metabase-guard prints its URL in plans and errors"
             )
+        for secret in (api_key, password):
+            register_secret(secret)  # both forms, before anything can print one
+        api_key, password = _stripped(api_key, "API key"), _stripped(password, "password")
         if not api_key and not (username and password):
             raise ConfigError(
                 "no credentials: give an API key (METABASE_API_KEY) or a username and password "
@@ -228,8 +231,6 @@ class Transport:
         self._password = password
         self._session_token: str | None = None
         self._login_lock = threading.Lock()
-        for secret in (api_key, password):
-            register_secret(secret)
         self._http = requests.Session()
         self._http.verify = verify
         self._http.trust_env = True
@@ -390,6 +391,8 @@ class Transport:
         started = time.monotonic()
         with self._count_lock:
             self.request_count += 1
+        failure: ApiError | _Retryable | None = None
+        response: requests.Response | None = None
         try:
             response = self._http.request(
                 method,
@@ -400,26 +403,13 @@ class Transport:
                 timeout=(min(10.0, self.timeout), self.timeout),
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise _Retryable(
-                ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            error: ApiError = ApiTimeoutError(
-                f"no answer within {self.timeout:g} s: {exc}", method=method, url=url
-            )
-            if method in _IDEMPOTENT:
-                raise _Retryable(error) from None
-            raise error from None
-        except requests.exceptions.SSLError as exc:
-            raise ApiConnectionError(f"TLS failed: {exc}", method=method, url=url) from None
-        except requests.exceptions.ConnectionError as exc:
-            error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
-            if method in _IDEMPOTENT or _never_sent(exc):
-                raise _Retryable(error) from None
-            raise error from None
         except requests.exceptions.RequestException as exc:
-            raise ApiConnectionError(f"request failed: {exc}", method=method, url=url) from None
+            failure = _failure(exc, method, url, self.timeout)
+        if failure is not None:
+            # raised outside the except block, so neither __cause__ nor __context__ holds the
+            # requests/urllib3 exception (whose text may quote a header value)
+            raise failure
+        assert response is not None
 
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
@@ -455,6 +445,62 @@ class Transport:
         if retryable:
             raise _Retryable(error, retry_after=retry_after)
         raise error
+
+
+def _failure(
+    exc: requests.exceptions.RequestException, method: str, url: str, timeout: float
+) -> ApiError | _Retryable:
+    """The error (or retryable wrapper) for a request that got no answer."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _Retryable(
+            ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        error: ApiError = ApiTimeoutError(
+            f"no answer within {timeout:g} s: {exc}", method=method, url=url
+        )
+        return _Retryable(error) if method in _IDEMPOTENT else error
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ApiConnectionError(f"TLS failed: {exc}", method=method, url=url)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
+        return _Retryable(error) if method in _IDEMPOTENT or _never_sent(exc) else error
+    return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
+
+
+def _stripped(secret: str | None, what: str) -> str | None:
+    """A credential without surrounding whitespace, saying so once (never showing it).
+
+    A CI secret pasted with its trailing newline (or a leading tab) is a header value that
+    requests refuses, quoting it in full; Metabase keys and passwords never start or end with
+    whitespace.
+    """
+    if secret is None or secret == secret.strip():
+        return secret
+    log.warning("the %s had whitespace around it (%s); it was stripped", what,
+                _whitespace_words(secret))
+    return secret.strip() or None
+
+
+def _whitespace_words(secret: str) -> str:
+    names = {"\n": "newline", "\r": "carriage return", "\t": "tab", " ": "space"}
+    ends = [("leading", secret[: len(secret) - len(secret.lstrip())]),
+            ("trailing", secret[len(secret.rstrip()):])]
+    return ", ".join(
+        f"{side} {'+'.join(names.get(ch, 'whitespace') for ch in chars)}"
+        for side, chars in ends if chars
+    )
+
+
+class _RedactingFilter(logging.Filter):
+    """Blank registered secrets out of debug lines (exception texts are formatted into them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+log.addFilter(_RedactingFilter())
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

@@ -48,7 +48,7 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     words = _WORDS[change.action]
     if change.kind == "alert" and change.action == "delete":
         words = "will be deactivated"
-    if change.kind == "card" and change.action == "delete":
+    if change.kind in ("card", "collection") and change.action == "delete":
         words = "will be archived (moved to the Trash)"
     lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
     label = change.address.split(" ", 1)[1]
