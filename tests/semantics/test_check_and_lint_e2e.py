@@ -190,3 +190,13 @@ def test_check_says_an_empty_result_keeps_a_below_goal_alert_quiet(
             "blind") in result.out
     data = json.loads(run_cli("check", str(folder), "--format", "json").out)
     assert data["questions"][0]["alerts"][0]["note"].startswith("empty result")
+
+
+def test_plan_warns_when_the_config_engine_is_not_the_live_one(
+        demo_mb: MountedSandbox, run_cli: RunCli, workdir: Path) -> None:
+    (workdir / "metabase-guard.yaml").write_text("databases:\n  Warehouse: {engine: snowflake}\n")
+    result = run_cli("plan")
+    assert result.code == 0, result.both
+    assert "warning[engine-mismatch]" in result.out
+    assert "'postgres' on the instance" in result.out
+    assert writes(demo_mb) == 0
