@@ -8,7 +8,7 @@ everything the server gave. Only fields metabase-guard uses are declared.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -221,14 +221,16 @@ class ServerVersion:
         return None if self.major is None else self.major >= major
 
 
-_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+# A release tag: v0.61.2, v1.58.15, v0.46.6.1 (hotfix), v0.63.0-beta / -RC2 (pre-releases).
+# Dev builds (v0.62.0-SNAPSHOT, vLOCAL_DEV, vUNKNOWN) report no reliable major: unknown.
+_TAG = re.compile(r"^v?([01])\.(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-(?:beta|rc)\d*)?$", re.IGNORECASE)
 
 
 def parse_version(tag: str | None) -> ServerVersion:
-    """Parse a Metabase version tag defensively (``vLOCAL_DEV`` gives major None)."""
+    """Parse a Metabase version tag defensively; dev tags (``-SNAPSHOT``...) give major None."""
     text = (tag or "").strip()
     match = _TAG.match(text)
-    if not match or match.group(1) not in ("0", "1"):
+    if not match:
         return ServerVersion(tag=text, edition="unknown", major=None)
     edition = "enterprise" if match.group(1) == "1" else "oss"
     minor = int(match.group(3)) if match.group(3) else None
@@ -266,6 +268,9 @@ class RecipientSpec:
     user_id: int | None = None
     group_id: int | None = None
     value: str | None = None
+    # The Slack channel id, sent as details.channel_id where the instance lists ids, so the
+    # alert follows a channel rename like UI-made ones. Not compared: plans compare by name.
+    slack_id: str | None = field(default=None, compare=False)
 
     def wire(self) -> dict[str, Any]:
         """The recipient body Metabase's schema accepts for this ``type``."""
@@ -276,6 +281,8 @@ class RecipientSpec:
             body["permissions_group_id"] = self.group_id
         else:
             body["details"] = {"value": self.value}
+            if self.slack_id is not None:
+                body["details"]["channel_id"] = self.slack_id
         return body
 
     def matches(self, live: Recipient) -> bool:

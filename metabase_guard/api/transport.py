@@ -53,7 +53,7 @@ from metabase_guard.errors import (
     register_secret,
 )
 
-__all__ = ["RetryPolicy", "Transport"]
+__all__ = ["DEFAULT_RETRY", "RetryPolicy", "Transport"]
 
 log = logging.getLogger("metabase_guard.http")
 
@@ -73,6 +73,11 @@ class RetryPolicy:
     max_wait: float = 8.0
     max_retry_after: float = 60.0
     max_total: float = 120.0
+
+
+#: The policy of a transport built without one (the CLI's). Tests that drive the CLI against a
+#: failing sandbox swap it for a fast one (``monkeypatch.setattr``) instead of waiting minutes.
+DEFAULT_RETRY = RetryPolicy()
 
 
 class _Retryable(Exception):
@@ -206,7 +211,11 @@ class Transport:
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
     ) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - parses the port: "http://h:x" fails here, not later
+        except ValueError as exc:
+            raise ConfigError(f"the Metabase URL {url!r} is not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"the Metabase URL must start with http:// or https://, got {url!r}")
         if "@" in parts.netloc:
@@ -224,8 +233,11 @@ class Transport:
                 "(METABASE_USERNAME, METABASE_PASSWORD)"
             )
         self.base_url = url.rstrip("/")
+        if self.base_url.endswith("/api"):
+            # a URL copied from an API call: every path below already starts with /api
+            self.base_url = self.base_url[: -len("/api")]
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self._api_key = api_key
         self._username = username
         self._password = password
@@ -242,6 +254,9 @@ class Transport:
         )
         self.request_count = 0
         self._count_lock = threading.Lock()
+        # Until the server has answered once, a refused connection means a wrong URL or a
+        # stopped Metabase: say so at once instead of after a round of backoff.
+        self._answered = False
         if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
             log.warning(
                 "%s is plain http: the %s travels in clear text",
@@ -404,13 +419,14 @@ class Transport:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            failure = _failure(exc, method, url, self.timeout)
+            failure = _failure(exc, method, url, self.timeout, self.base_url, self._answered)
         if failure is not None:
             # raised outside the except block, so neither __cause__ nor __context__ holds the
             # requests/urllib3 exception (whose text may quote a header value)
             raise failure
         assert response is not None
 
+        self._answered = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
         if 300 <= response.status_code < 400:
@@ -447,10 +463,41 @@ class Transport:
         raise error
 
 
+def _connection_words(exc: requests.exceptions.ConnectionError, where: str) -> str:
+    """A failed connection in words, without urllib3's pool and retry text."""
+    text = repr(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return f"cannot find the host of {where}: the name does not resolve (a typo?)"
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return (f"cannot connect to {where}: the connection was refused (is Metabase "
+                "running there, and is the port right?)")
+    if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text:
+        return f"{where} closed the connection without answering"
+    return f"cannot connect to {where}: {str(exc).split('(Caused by ', 1)[-1][:200]}"
+
+
+def _tls_words(exc: Exception) -> str:
+    """A TLS failure in words; urllib3's text names OpenSSL's reason codes."""
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return ("TLS handshake failed: the server does not speak https on this port (is the "
+                "URL http://, or the port the one of a plain-http Metabase?)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(")[0].strip(" )'\"")
+        return (f"TLS certificate not trusted ({reason or 'verify failed'}): give the CA "
+                "bundle (REQUESTS_CA_BUNDLE) or, for a test instance only, --insecure")
+    return "TLS failed: " + text.split("(Caused by ", 1)[-1].rstrip(")")[:200]
+
+
 def _failure(
-    exc: requests.exceptions.RequestException, method: str, url: str, timeout: float
+    exc: requests.exceptions.RequestException, method: str, url: str, timeout: float,
+    base_url: str, answered: bool,
 ) -> ApiError | _Retryable:
-    """The error (or retryable wrapper) for a request that got no answer."""
+    """The error (or retryable wrapper) for a request that got no answer.
+
+    Until the server has answered once (``answered``), a refused connection means a wrong URL
+    or a stopped Metabase: it is said at once instead of after a round of backoff.
+    """
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return _Retryable(
             ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
@@ -461,9 +508,11 @@ def _failure(
         )
         return _Retryable(error) if method in _IDEMPOTENT else error
     if isinstance(exc, requests.exceptions.SSLError):
-        return ApiConnectionError(f"TLS failed: {exc}", method=method, url=url)
+        return ApiConnectionError(_tls_words(exc), method=method, url=url)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
+        error = ApiConnectionError(_connection_words(exc, base_url), method=method, url=url)
+        if not answered and _never_sent(exc):
+            return error
         return _Retryable(error) if method in _IDEMPOTENT or _never_sent(exc) else error
     return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
 

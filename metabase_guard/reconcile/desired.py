@@ -436,13 +436,18 @@ def _resolve_alert(
                     hint = "" if channel in declared else " (from the config's defaults.slack)"
                     problems.append(_problem(
                         decls, key, field,
-                        _unknown("Slack channel", channel, list(live.slack_channels))
-                        + " (a private channel needs the Metabase app invited)" + hint,
+                        (f"Slack channel '{channel}' was renamed to "
+                         f"'{live.slack_renames[channel]}' in Slack (same channel id); "
+                         "use the new name" if channel in live.slack_renames else
+                         _unknown("Slack channel", channel, list(live.slack_channels))
+                         + " (a private channel needs the Metabase app invited)") + hint,
                     ))
         handlers.append(HandlerSpec(
             "channel/slack",
             recipients=tuple(
-                RecipientSpec("notification-recipient/raw-value", value=c) for c in slack
+                RecipientSpec("notification-recipient/raw-value", value=c,
+                              slack_id=live.slack_ids.get(c))
+                for c in slack
             ),
         ))
     for hook in named("webhook channel", "webhook", list(alert.webhook), hooks):

@@ -62,12 +62,17 @@ def card_change_deletes_alerts(
     """
     if display_family(old_display) != display_family(new_display):
         return f"the display changes from {old_display} to {new_display}"
-    # Clojure truthiness: a null (or false) goal value is no goal
-    if old_settings.get("graph.goal_value") not in (None, False) and new_settings.get(
-        "graph.goal_value"
-    ) in (None, False):
+    # Clojure truthiness (``goal-missing?``): only nil and false are no goal; a goal of 0 is a
+    # goal. Tested with ``is``: in Python ``0 in (None, False)`` is true.
+    if _truthy(old_settings.get("graph.goal_value")) and not _truthy(
+        new_settings.get("graph.goal_value")
+    ):
         return "the goal line is removed"
     return None
+
+
+def _truthy(value: Any) -> bool:
+    return value is not None and value is not False
 
 
 def _fields(old: dict[str, Any], new: dict[str, Any], names: Sequence[str]) -> list[FieldChange]:

@@ -24,7 +24,7 @@ from metabase_guard.api.models import (
     ServerVersion,
     User,
 )
-from metabase_guard.api.resources import slack_channels, split_path
+from metabase_guard.api.resources import slack_channels, slack_renames, split_path
 from metabase_guard.errors import ApiError, PermissionDeniedError
 from metabase_guard.reconcile.identity import COLLECTION_MARK, managed_key
 
@@ -52,6 +52,8 @@ class LiveState:
     slack_configured: bool
     slack_channels: tuple[str, ...]
     mbql5: bool = True
+    slack_ids: Mapping[str, str] = field(default_factory=dict)  # issue 8: name -> Slack id
+    slack_renames: Mapping[str, str] = field(default_factory=dict)  # stored name -> name now
     warnings: list[str] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
     #: what collection copies hold (``GET /api/collection/:id/items``), by collection id
@@ -214,7 +216,10 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
                 for other in futures.values():
                     other.cancel()
                 raise
-    slack_ok, channels = slack_channels(results["form"])
+    _, channels = slack_channels(results["form"])
+    slack_ok, slack_note = client.slack_configured(results["form"])  # issue 8
+    warnings += [*client.compatibility_warnings(), *([slack_note] if slack_note else [])]
+    slack_ids = client.slack_ids(results["form"])
     email_ok = properties.email_configured or bool(
         ((results["form"].get("channels") or {}).get("email") or {}).get("configured")
     )
@@ -234,6 +239,8 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         email_configured=email_ok,
         slack_configured=slack_ok,
         slack_channels=channels,
+        slack_ids=slack_ids,
+        slack_renames=slack_renames(results["notifications"], slack_ids),
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
         unreadable=frozenset(unreadable),

@@ -22,6 +22,7 @@ from metabase_guard.sandbox.core import (
 )
 from metabase_guard.sandbox.store import Store
 from metabase_guard.sandbox.validation import (
+    SLACK_OBJECT_LIST_SINCE,
     Errors,
     check_bool,
     check_enum,
@@ -48,6 +49,7 @@ def register(router: Router) -> None:
     router.add("GET", "/api/permissions/group")(list_groups)
     router.add("GET", "/api/database")(list_databases)
     router.add("GET", "/api/database/:id")(get_database)
+    router.add("GET", "/api/setting")(list_settings)
     router.add("GET", "/api/setting/:key")(get_setting)
     router.add("PUT", "/api/setting/:key")(put_setting)
     router.add("GET", "/api/channel", min_major=51)(list_channels)
@@ -64,6 +66,8 @@ def _user(req: Request) -> Row:
 
 
 # ------------------------------------------------------------------------------ health, session
+# metabase/metabase src/metabase/server/routes.clj: /api/health is routed outside the
+# authenticated API context (no session), 200 {"status": "ok"} once initialised, else 503.
 def health(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/health`` → ``{"status": "ok"}``."""
     return ok({"status": "ok"})
@@ -81,6 +85,8 @@ def timezone_names(zone: str | None) -> tuple[str, str]:
     return name, short
 
 
+# metabase/metabase src/metabase/session/api.clj (defendpoint :get "/properties"):
+# setting/user-readable-values-map of the current user's visibilities, :public when anonymous.
 def session_properties(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/session/properties``: public settings, no auth needed.
 
@@ -320,6 +326,39 @@ READABLE_SETTINGS = (
 )
 
 
+SETTING_DESCRIPTIONS = {
+    "report-timezone": "Connection timezone to use when executing queries.",
+    "email-configured?": "Whether email is enabled and its mandatory settings are configured.",
+    "slack-token-valid?": "Whether the current Slack app token, if set, is valid.",
+    "subscription-allowed-domains": "Allowed email address domain(s) for new Subscriptions.",
+    "site-url": "This URL is used for things like creating links in emails.",
+    "site-name": "The name used for this instance of Metabase.",
+}
+
+
+def list_settings(sb: Sandbox, req: Request) -> Reply:
+    """``GET /api/setting``: admin-only, one map per setting, env-var values never shown.
+
+    metabase/metabase src/metabase/settings/models/setting.clj (``writable-settings``:
+    ``:key :value :is_env_setting :env_name :description :default``).
+    """
+    store = sb.store
+    store.require_superuser(_user(req))
+    return ok([
+        {
+            "key": key,
+            "value": store.settings.get(key),
+            "is_env_setting": False,
+            "env_name": "MB_" + key.rstrip("?").replace("-", "_").upper(),
+            "description": SETTING_DESCRIPTIONS[key],
+            "default": None,
+        }
+        for key in READABLE_SETTINGS
+    ])
+
+
+# metabase/metabase src/metabase/settings/api.clj (defendpoint :get "/:key"): returns
+# setting/user-facing-value, nil for an unset setting; the API answers a nil body 204 No Content.
 def get_setting(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/setting/:key``: the bare JSON value; unset → 204 (settings-manager: admins)."""
     store = sb.store
@@ -488,7 +527,16 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
     """
     store = sb.store
     slack_ok = bool(store.slack_channels)
-    return ok(
+    shape = store.slack_list or (
+        "objects" if store.major >= SLACK_OBJECT_LIST_SINCE else "strings"
+    )
+    # Newer builds: {displayName, id} per channel and user (pulse.clj form_input, see
+    # validation.SLACK_OBJECT_LIST_SINCE); released ones: the display names alone.
+    options: list[Any] = (
+        [{"displayName": n, "id": store.slack_ids[n]} for n in store.slack_channels]
+        if shape == "objects" else list(store.slack_channels)
+    )
+    reply = ok(
         {
             "channels": {
                 "email": {
@@ -509,7 +557,7 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
                             "name": "channel",
                             "type": "select",
                             "displayName": "Post to",
-                            "options": list(store.slack_channels),
+                            "options": options,
                             "required": True,
                         }
                     ],
@@ -527,6 +575,10 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
             }
         }
     )
+    # pulse.clj form_input: ``(perms/sandboxed-or-impersonated-user?) (dissoc chan-types :slack)``.
+    if _user(req)["id"] in store.sandboxed:
+        del reply.body["channels"]["slack"]
+    return reply
 
 
 # ------------------------------------------------------------------------------ queries

@@ -20,6 +20,7 @@ from metabase_guard.sandbox.core import (
 )
 from metabase_guard.sandbox.store import Delivery, Store
 from metabase_guard.sandbox.validation import (
+    SLACK_OBJECT_LIST_SINCE,
     Errors,
     check_bool,
     check_enum,
@@ -63,6 +64,9 @@ HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", 
 RECIPIENT_COLS = ("notification_handler_id", "type", "user_id", "permissions_group_id", "details")
 
 
+# metabase/metabase src/metabase/notification/api/notification.clj serves these from 0.54;
+# docs/developers-guide/api-changelog.md lists /api/notification under 0.54 (PR #55890 moved the
+# entry from 0.53): older majors answer the route 404 "API endpoint does not exist.".
 def register(router: Router) -> None:
     """Register the endpoints (absent before 0.54: 404 ``API endpoint does not exist.``)."""
     since = NOTIFICATIONS_SINCE
@@ -95,7 +99,8 @@ def hydrate(store: Store, notification: Row) -> Row:
 
     metabase/metabase src/metabase/notification/models.clj (hydrate-notification): payload with
     its card, creator, subscriptions, handlers with channel, template and recipients (user
-    recipients get ``user``, deactivated users ``null``). src/metabase/notification/db.clj selects
+    recipients get ``user``, deactivated users ``null``); never ``internal_id``, which models.clj
+    removes after every select. src/metabase/notification/db.clj selects
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
     out = copy.deepcopy(notification)
@@ -165,7 +170,7 @@ def _get_or_404(store: Store, notification_id: int) -> Row:
 
 
 # ------------------------------------------------------------------------------ validation
-def validate_body(body: dict[str, Any]) -> None:
+def validate_body(body: dict[str, Any], major: int) -> None:
     """The ``FullyHydratedNotification`` request schema.
 
     metabase/metabase src/metabase/notification/models.clj.
@@ -239,11 +244,13 @@ def validate_body(body: dict[str, Any]) -> None:
             handler.get("recipients") if isinstance(handler.get("recipients"), list) else []
         )
         for j, recipient in enumerate(recipients or []):
-            _validate_recipient(errors, recipient, [*where, "recipients", j])
+            _validate_recipient(errors, recipient, [*where, "recipients", j], major)
     errors.raise_if_any()
 
 
-def _validate_recipient(errors: Errors, recipient: Any, where: list[str | int]) -> None:
+def _validate_recipient(
+    errors: Errors, recipient: Any, where: list[str | int], major: int
+) -> None:
     # Tagged union on `type` (metabase/metabase src/metabase/notification/models.clj,
     # ::NotificationRecipient).
     if not isinstance(recipient, dict):
@@ -278,7 +285,10 @@ def _validate_recipient(errors: Errors, recipient: Any, where: list[str | int]) 
                 ["missing required key, received: nil"],
             )
         else:
-            for extra in sorted(set(details) - {"value", "channel_id"}):
+            # notification/models.clj: the raw-value details map is closed; channel_id joined
+            # it with the Slack channel ids (PR #72223, see SLACK_OBJECT_LIST_SINCE).
+            allowed = {"value", "channel_id"} if major >= SLACK_OBJECT_LIST_SINCE else {"value"}
+            for extra in sorted(set(details) - allowed):
                 errors.add(
                     [*where, "details", extra],
                     "disallowed key",
@@ -434,7 +444,6 @@ def _insert_notification(
             "payload_id": payload_id,
             "active": body.get("active") if body.get("active") is not None else True,
             "creator_id": creator_id,
-            "internal_id": None,
             "created_at": stamp,
             "updated_at": stamp,
         },
@@ -595,7 +604,7 @@ def create_notification(sb: Sandbox, req: Request) -> Reply:
     """
     store, user = sb.store, _user(req)
     body = req.json_object()
-    validate_body(body)
+    validate_body(body, store.major)
     _check_references(store, body, user)
     payload_id = None
     if body["payload_type"] == "notification/card":
@@ -679,7 +688,7 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     if not (superuser or existing["creator_id"] == user["id"]):
         raise forbidden()
     body = req.json_object()
-    validate_body(body)
+    validate_body(body, store.major)
     _check_references(store, body, user)
     before = hydrate(store, existing)
     body_payload = body.get("payload") if isinstance(body.get("payload"), dict) else None

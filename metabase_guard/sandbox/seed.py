@@ -5,11 +5,15 @@ A seed is a mapping (or a YAML file holding one)::
     version: v0.61.2              # optional, overrides Sandbox(version_tag=...)
     email_configured: true        # default true
     slack_channels: ["#general", "#alerts"]   # default these two; [] = Slack not configured
+                                  # an entry may be {name: "#x", id: C0123} to fix its id
+    slack_list: objects           # form_input's Slack list shape: strings | objects
+                                  # (default by version, see validation.SLACK_OBJECT_LIST_SINCE)
     report_timezone: Europe/Berlin
     allowed_domains: [example.com]            # subscription-allowed-domains
     users:
       - {email: pm@example.com, first_name: Priya, last_name: PM, is_superuser: false,
-         password: secret, api_key: mb_pm_key, active: true}
+         password: secret, api_key: mb_pm_key, active: true,
+         sandboxed: false}       # true: data-sandboxed/impersonated, form_input hides Slack
     groups:
       - {name: Data team, members: [pm@example.com]}
     databases:
@@ -25,6 +29,7 @@ user directly (a sandbox convenience: real Metabase keys have their own syntheti
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,7 @@ SEED_KEYS = {
     "version",
     "email_configured",
     "slack_channels",
+    "slack_list",
     "report_timezone",
     "allowed_domains",
     "users",
@@ -52,7 +58,13 @@ SEED_KEYS = {
     "admin_password",
 }
 USER_KEYS = {"email", "first_name", "last_name", "is_superuser", "password", "api_key", "active",
-             "collection_access"}
+             "collection_access", "sandboxed"}
+
+
+def slack_id(name: str) -> str:
+    """A stable Slack-looking id for a channel (``C...``) or user (``U...``) name."""
+    digest = hashlib.sha256(name.encode()).hexdigest().upper()
+    return ("U" if name.startswith("@") else "C") + digest[:10]
 
 
 def load_seed(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -95,8 +107,15 @@ def _check(data: dict[str, Any]) -> None:
     if "email_configured" in data and not isinstance(data["email_configured"], bool):
         raise _fail("email_configured", "must be true or false")
     for i, channel in enumerate(_check_list(data, "slack_channels")):
-        if not isinstance(channel, str) or not channel:
+        if isinstance(channel, dict):
+            if set(channel) != {"name", "id"} or not all(
+                isinstance(v, str) and v for v in channel.values()
+            ):
+                raise _fail(f"slack_channels[{i}]", "must be {name: '#alerts', id: C0123}")
+        elif not isinstance(channel, str) or not channel:
             raise _fail(f"slack_channels[{i}]", "must be a channel name like #alerts")
+    if data.get("slack_list") not in (None, "strings", "objects"):
+        raise _fail("slack_list", "must be strings or objects")
     if data.get("report_timezone") is not None and not isinstance(data["report_timezone"], str):
         raise _fail("report_timezone", "must be a zone id like Europe/Berlin")
     domains = data.get("allowed_domains")
@@ -203,6 +222,8 @@ def apply_seed(
             store.api_keys[user["api_key"]] = row["id"]
         if user.get("collection_access", "curate") == "view":
             store.view_only.add(row["id"])
+        if user.get("sandboxed"):
+            store.sandboxed.add(row["id"])
     for group in seed.get("groups") or []:
         row = store.add_group(group["name"])
         for email in group.get("members") or []:
@@ -264,7 +285,12 @@ def apply_seed(
             },
         )
     store.settings["email-configured?"] = bool(seed.get("email_configured", True))
-    store.slack_channels = list(seed.get("slack_channels", DEFAULT_SLACK_CHANNELS))
+    store.slack_channels = []
+    for entry in seed.get("slack_channels", DEFAULT_SLACK_CHANNELS):
+        name = entry["name"] if isinstance(entry, dict) else entry
+        store.slack_channels.append(name)
+        store.slack_ids[name] = entry["id"] if isinstance(entry, dict) else slack_id(name)
+    store.slack_list = seed.get("slack_list")
     store.settings["slack-token-valid?"] = bool(store.slack_channels)
     store.settings["report-timezone"] = seed.get("report_timezone", report_timezone)
     domains = seed.get("allowed_domains")

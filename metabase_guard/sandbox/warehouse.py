@@ -10,6 +10,10 @@ with their ISO ``toString``), decimals as numbers. Column types come from DuckDB
 types mapped to Metabase ``base_type`` names.
 """
 
+# "As in Postgres" below means PostgreSQL's documented behaviour, the engine the demo database
+# declares (engine "postgres", metabase/metabase src/metabase/driver/postgres.clj):
+# date_trunc and interval arithmetic: https://www.postgresql.org/docs/current/functions-datetime.html
+# identifier folding: https://www.postgresql.org/docs/current/sql-syntax-lexical.html
 from __future__ import annotations
 
 import random
