@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from metabase_guard.sql.parse import Parsed
 
-__all__ = ["SelectItem", "SqlShape", "always_one_row", "periods", "shape_of"]
+__all__ = ["SelectItem", "SqlShape", "always_one_row", "format_unit", "periods", "shape_of"]
 
 _NEVER_NULL = (exp.Count, exp.CountIf, exp.ApproxDistinct)
 _NUMERIC = (exp.Count, exp.CountIf, exp.ApproxDistinct, exp.Sum, exp.Avg, exp.Stddev,
@@ -36,9 +36,11 @@ _INTERVAL_PART = re.compile(
     r"s?\b",
     re.IGNORECASE,
 )
-_FORMAT_UNITS = (("%M", "minute"), ("%H", "hour"), ("%d", "day"), ("%j", "day"),
-                 ("%W", "week"), ("%U", "week"), ("%V", "week"), ("%m", "month"),
-                 ("%Y", "year"))
+# strftime (SQLite, and sqlglot's normal form of to_char) and to_char (Postgres) spellings.
+_FORMAT_UNITS = (("%M", "minute"), ("MI", "minute"), ("%H", "hour"), ("HH", "hour"),
+                 ("%d", "day"), ("%j", "day"), ("DD", "day"), ("%W", "week"), ("%U", "week"),
+                 ("%V", "week"), ("IW", "week"), ("WW", "week"), ("%m", "month"),
+                 ("MM", "month"), ("%Y", "year"), ("YYYY", "year"))
 UNBOUNDED = 10**6
 
 
@@ -139,9 +141,16 @@ def _bucket(node: exp.Expr) -> tuple[str, str] | None:
         column = next((_column(a) for a in args if _column(a)), None)
         fmt = next((a for a in args if isinstance(a, exp.Literal) and a.is_string), None)
     if column and isinstance(fmt, exp.Literal):
-        for needle, unit in _FORMAT_UNITS:
-            if needle in fmt.this:
-                return unit, column
+        unit = format_unit(fmt.this)
+        return (unit, column) if unit else None
+    return None
+
+
+def format_unit(fmt: str) -> str | None:
+    """The finest field of a strftime or to_char format: the time bucket it makes."""
+    for needle, unit in _FORMAT_UNITS:
+        if needle in fmt:
+            return unit
     return None
 
 
