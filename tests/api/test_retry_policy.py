@@ -217,9 +217,12 @@ def test_a_post_whose_connection_dropped_after_sending_is_not_replayed() -> None
 
 
 @pytest.mark.parametrize("reason", ["resolve", "refuse"])
-def test_a_post_that_never_left_is_retried(
-    reason: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("answered_before", [False, True])
+def test_a_post_that_never_left(
+    reason: str, answered_before: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Before any answer, a connection that never opened is a wrong URL or a stopped Metabase:
+    said at once. After one, it is a blip: retried, even for a POST, since nothing was sent."""
     import socket
 
     def fail(*args: object, **kwargs: object) -> object:
@@ -233,11 +236,14 @@ def test_a_post_that_never_left_is_retried(
     monkeypatch.setattr("urllib3.util.connection.create_connection", fail)
     client = Transport("http://metabase.example.com", api_key=KEY,
                        retry=RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.002))
+    if answered_before:
+        client._answered = True  # as after a first answer from this server
     from metabase_guard.errors import ApiConnectionError
 
-    with pytest.raises(ApiConnectionError):
+    with pytest.raises(ApiConnectionError) as info:
         client.request("POST", "/api/card", json_body={})
-    assert client.request_count == 3
+    assert client.request_count == (3 if answered_before else 1)
+    assert ("does not resolve" if reason == "resolve" else "refused") in str(info.value)
 
 
 def test_the_repr_names_the_kind_of_auth_only() -> None:
