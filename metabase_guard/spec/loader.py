@@ -493,10 +493,16 @@ def json_schema() -> dict[str, Any]:
     schema.setdefault("properties", {})["moved"] = {
         "description": "Renamed keys: the card declared under `from` is kept and re-keyed to "
                        "`to`, with its alerts, instead of a new card being created.",
+        "title": "Moved",
         "type": "array",
         "items": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
-                  "properties": {"from": {"type": "string", "pattern": f"^{_SLUG.pattern}$"},
-                                 "to": {"type": "string", "pattern": f"^{_SLUG.pattern}$"}}},
+                  "properties": {
+                      "from": {"title": "From", "type": "string",
+                               "pattern": f"^{_SLUG.pattern}$",
+                               "description": "The key the card was declared under before."},
+                      "to": {"title": "To", "type": "string", "pattern": f"^{_SLUG.pattern}$",
+                             "description": "The key it is declared under now."},
+                  }},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
