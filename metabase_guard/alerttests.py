@@ -13,6 +13,19 @@ outcome::
           - ["2026-11-16", 2100]
         expect: fires                      # fires | quiet
 
+Instead of a result, a test may give tables; the question's SQL is then transpiled from its
+engine's dialect to DuckDB with sqlglot and run over those tables, the clock frozen at ``now``::
+
+    tests:
+      - name: nothing pushed last week fires
+        question: weekly-recommendations
+        now: "2026-11-30T09:00:00"          # frozen clock for now()/current_date
+        tables:
+          recommendations:
+            columns: {pushed_at: timestamp}  # name -> SQL type (required when rows is empty)
+            rows: []                         # or [[...], ...]; columns may be a list of names
+        expect: fires
+
 The verdict comes from :mod:`metabase_guard.evaluation`, the same rules the sandbox and
 ``check`` use. A run on which Metabase itself would fail (a null before any crossing row, no
 comparable column...) is reported as ``fails``: it passes neither ``fires`` nor ``quiet``.
@@ -20,7 +33,9 @@ comparable column...) is reported as ``fails``: it passes neither ``fires`` nor 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -31,6 +46,8 @@ from metabase_guard.reconcile.desired import CONDITIONS
 from metabase_guard.spec.loader import Declarations
 from metabase_guard.spec.loader import describe_value as _kind
 from metabase_guard.spec.models import Question, suggest
+from metabase_guard.sql.duck import DuckDatabase, SqlError, Table, infer_type, plain
+from metabase_guard.sql.parse import parse_for_engine
 
 __all__ = [
     "EXPECTATIONS",
@@ -46,8 +63,10 @@ __all__ = [
 
 #: Values of ``expect``.
 EXPECTATIONS = ("fires", "quiet")
-_FIELDS = ("name", "question", "alert", "columns", "rows", "expect")
-_REQUIRED = ("name", "question", "columns", "rows", "expect")
+_FIELDS = ("name", "question", "alert", "columns", "rows", "tables", "now", "expect")
+_REQUIRED = ("name", "question", "expect")
+#: Rows of the SQL's result shown under a failing table-based test.
+SHOWN_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,9 @@ class AlertTest:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     expect: str
+    tables: Mapping[str, Table] | None = field(default=None, compare=False)
+    """Tables to run the question's SQL on (None: ``columns``/``rows`` are the result)."""
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,9 @@ class TestOutcome:
     test: AlertTest
     observed: str
     verdict: Verdict
+    result: QueryResult | None = None
+    """What the SQL returned (its first rows), for table-based tests."""
+    result_rows: int = 0
 
     @property
     def passed(self) -> bool:
@@ -227,6 +252,37 @@ def _parse_one(item: Any, filename: str, line: int | None, by_key: dict[str, Que
             problem("", f"question {question.key!r} has {count} alerts: say which with "
                     f"alert: 1..{count}")
             ok = False
+    tables: dict[str, Table] | None = None
+    now: datetime | None = None
+    if "tables" in item:
+        for both in ("columns", "rows"):
+            if both in item:
+                problem(both, "'tables' and 'columns'/'rows' are mutually exclusive: give the "
+                        "tables the SQL reads, or the result it returns")
+                ok = False
+        tables = _parse_tables(item["tables"], problem)
+        ok = ok and tables is not None
+        raw_now = item.get("now")
+        if "now" not in item:
+            problem("", "required field 'now' is missing: table-based tests freeze the clock "
+                    "(now: \"2026-11-30T09:00:00\")")
+            ok = False
+        else:
+            now = _parse_now(raw_now, problem)
+            ok = ok and now is not None
+        if not ok or question is None:
+            return None
+        assert isinstance(name, str)
+        return AlertTest(name=name, file=filename, line=line, question=question,
+                         alert_index=alert_index, columns=(), rows=(), expect=str(expect),
+                         tables=tables, now=now)
+    if "now" in item:
+        problem("now", "'now' only applies to a test with 'tables'")
+        ok = False
+    for key in ("columns", "rows"):
+        if key not in item:
+            problem("", f"required field {key!r} is missing (or give 'tables' to run the SQL)")
+            ok = False
     columns = item.get("columns")
     if "columns" in item:
         if not isinstance(columns, list) or not columns:
@@ -281,26 +337,118 @@ def _parse_one(item: Any, filename: str, line: int | None, by_key: dict[str, Que
     )
 
 
-def run_test(test: AlertTest) -> TestOutcome:
-    """Evaluate one test with Metabase's rules (:func:`metabase_guard.evaluation.evaluate`)."""
+def _parse_now(raw: Any, problem: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        problem("now", f"expected a time as text (\"2026-11-30T09:00:00\"), got {_kind(raw)}")
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        problem("now", f"{raw!r} is not an ISO time such as \"2026-11-30T09:00:00\"")
+        return None
+
+
+def _parse_tables(raw: Any, problem: Any) -> dict[str, Table] | None:
+    if not isinstance(raw, dict) or not raw:
+        problem("tables", f"expected a mapping of table name to {{columns, rows}}, got "
+                f"{_kind(raw)}")
+        return None
+    out: dict[str, Table] = {}
+    ok = True
+    for name, spec in raw.items():
+        base = f"tables.{name}"
+        if not isinstance(spec, dict) or "columns" not in spec:
+            problem(base, f"expected {{columns, rows}} for table {name!r}, got {_kind(spec)}")
+            ok = False
+            continue
+        for key in spec:
+            if key not in ("columns", "rows"):
+                problem(f"{base}.{key}", f"unknown field {key!r} in a table; expected columns, "
+                        "rows")
+                ok = False
+        rows = spec.get("rows", [])
+        if not isinstance(rows, list) or not all(
+            isinstance(r, list) and all(_is_cell(c) for c in r) for r in rows
+        ):
+            problem(f"{base}.rows", "expected a list of rows, each a list of plain values")
+            ok = False
+            continue
+        columns = spec["columns"]
+        typed: list[tuple[str, str]] = []
+        if isinstance(columns, dict) and columns:
+            for column, sql_type in columns.items():
+                if not isinstance(sql_type, str) or not sql_type.strip():
+                    problem(f"{base}.columns.{column}", f"expected a SQL type, got "
+                            f"{_kind(sql_type)}")
+                    ok = False
+                typed.append((str(column), str(sql_type)))
+        elif isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns):
+            if not rows:
+                problem(f"{base}.columns", "with no rows the column types cannot be inferred: "
+                        "give them, as columns: {name: type}")
+                ok = False
+                continue
+            typed = [(c, infer_type([r[i] if i < len(r) else None for r in rows]))
+                     for i, c in enumerate(columns)]
+        else:
+            problem(f"{base}.columns", f"expected a mapping of column name to SQL type or a "
+                    f"list of names, got {_kind(columns)}")
+            ok = False
+            continue
+        for n, row in enumerate(rows):
+            if len(row) != len(typed):
+                problem(f"{base}.rows[{n}]", f"the row has {len(row)} value(s) but there are "
+                        f"{len(typed)} column(s)")
+                ok = False
+        out[str(name)] = Table(tuple(typed), tuple(tuple(r) for r in rows))
+    return out if ok else None
+
+
+def _shown(result: QueryResult) -> QueryResult:
+    return QueryResult(list(result.columns),
+                       [[plain(c) for c in row] for row in result.rows[:SHOWN_ROWS]],
+                       result.base_types)
+
+
+def run_test(test: AlertTest, engines: Mapping[str, str] | None = None,
+             database: DuckDatabase | None = None) -> TestOutcome:
+    """Evaluate one test with Metabase's rules (:func:`metabase_guard.evaluation.evaluate`).
+
+    A table-based test first runs the question's SQL, read in the dialect of its database's
+    engine (``engines``: database name → engine, default postgres), on DuckDB.
+    """
     q = test.question
     alert = q.alerts[test.alert_index]
-    verdict = evaluate(
-        q.display,
-        card_settings(q),
-        CONDITIONS[alert.when],
-        QueryResult(list(test.columns), [list(r) for r in test.rows]),
-    )
+    result = QueryResult(list(test.columns), [list(r) for r in test.rows])
+    ran: QueryResult | None = None
+    if test.tables is not None and test.now is not None:
+        parsed = parse_for_engine(q.sql, (engines or {}).get(q.database))
+        own = database is None
+        db = database or DuckDatabase()
+        try:
+            result = db.query_on(parsed, test.tables, test.now)
+        except SqlError as exc:
+            verdict = Verdict(False, False, f"the SQL could not run on DuckDB: {exc}", None,
+                              None, None, error=True)
+            return TestOutcome(test, "error", verdict)
+        finally:
+            if own:
+                db.close()
+        ran = _shown(result)
+    verdict = evaluate(q.display, card_settings(q), CONDITIONS[alert.when], result)
     observed = "fires" if verdict.sends else ("fails" if verdict.error else "quiet")
-    return TestOutcome(test, observed, verdict)
+    return TestOutcome(test, observed, verdict, ran, len(result.rows))
 
 
-def run_tests(decls: Declarations) -> TestReport:
+def run_tests(decls: Declarations, engines: Mapping[str, str] | None = None) -> TestReport:
     """Validate and run every test in the declarations (DeclarationError on a bad test file)."""
-    return TestReport(tuple(run_test(t) for t in parse_tests(decls)))
+    tests = parse_tests(decls)
+    with DuckDatabase() as database:
+        return TestReport(tuple(run_test(t, engines, database) for t in tests))
 
 
-_WOULD = {"fires": "fire", "quiet": "stay quiet", "fails": "fail the run (nothing is sent)"}
+_WOULD = {"fires": "fire", "quiet": "stay quiet", "fails": "fail the run (nothing is sent)",
+          "error": "not get a result (test error)"}
 
 
 def render_report(report: TestReport) -> str:
@@ -316,6 +464,12 @@ def render_report(report: TestReport) -> str:
         out.append(f"      alert:    {o.alert_label}")
         out.append(f"      expected: {t.expect}")
         out.append(f"      Metabase would {_WOULD[o.observed]}: {o.verdict.reason}")
+        if o.result is not None:
+            out.append(f"      the SQL returned {o.result_rows} row(s), columns "
+                       f"{', '.join(o.result.columns) or '(none)'}:")
+            out.extend(f"        {row}" for row in o.result.rows)
+            if not o.result.rows:
+                out.append("        (no row)")
     if not report.outcomes:
         out.append("No tests found (files with a top-level 'tests' list).")
     out.append(report.summary)

@@ -20,7 +20,7 @@ from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.models import Card, QueryOutcome
 from metabase_guard.api.query import NativeQuery, normalise_sql, read_native, write_native
 from metabase_guard.errors import ApiError
-from metabase_guard.evaluation import QueryResult, Verdict, evaluate, format_number
+from metabase_guard.evaluation import QueryResult, Verdict, evaluate, format_number, is_empty
 from metabase_guard.lint import Finding, card_settings
 from metabase_guard.reconcile.desired import CONDITIONS
 from metabase_guard.reconcile.identity import managed_key
@@ -56,11 +56,14 @@ class AlertCheck:
     send_condition: str
     status: str
     verdict: Verdict
+    note: str = ""
+    """Set when the result is empty: what the alert then does, and what that means."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         v = self.verdict
         return {
+            "note": self.note or None,
             "alert": self.index + 1,
             "when": self.when,
             "send_condition": self.send_condition,
@@ -160,8 +163,19 @@ def _evaluate(q: Question, outcome: QueryOutcome) -> tuple[AlertCheck, ...]:
     for index, alert in enumerate(q.alerts):
         condition = CONDITIONS[alert.when]
         verdict = evaluate(q.display, settings, condition, result)
-        checks.append(AlertCheck(index, alert.when, condition, _status(verdict), verdict))
+        note = _empty_note(alert.when) if is_empty(result) else ""
+        checks.append(AlertCheck(index, alert.when, condition, _status(verdict), verdict, note))
     return tuple(checks)
+
+
+def _empty_note(when: str) -> str:
+    """What an alert does on an empty result (card.clj skip-reason skips it)."""
+    if when == "below_goal":
+        return ("empty result: the below-goal alert stays quiet; on a total outage this check "
+                "is blind (aggregate without GROUP BY so the query always returns a row)")
+    if when == "above_goal":
+        return "empty result: the above-goal alert stays quiet"
+    return "empty result: the has_rows alert stays quiet (nothing to report)"
 
 
 def _many_periods(decls: Declarations, q: Question, check: QuestionCheck) -> list[Finding]:
@@ -272,6 +286,8 @@ def _text(report: CheckReport) -> str:
                 figures = f"value {_num(v.value)}, goal {_num(v.goal)}: "
             out.append(f"  alert {a.index + 1} {a.when}: {STATUS_WORDS[a.status].upper()}: "
                        f"{figures}{v.reason}")
+            if a.note:
+                out.append(f"    {a.note}")
         out.append("")
     for finding in report.findings:
         out.append(str(finding))
@@ -301,7 +317,7 @@ def _markdown(report: CheckReport) -> str:
             v = a.verdict
             out.append(f"| `{q.key}` | {a.index + 1} `{a.when}` | {_num(v.value)} | "
                        f"{_num(v.goal)} | {_ICON[a.status]} {STATUS_WORDS[a.status]} | "
-                       f"{_cell(v.reason)} |")
+                       f"{_cell(v.reason)}{'<br>' + _cell(a.note) if a.note else ''} |")
     for finding in report.findings:
         out += ["", f"> ⚠️ `{finding.rule}` {_cell(finding.where)} `{finding.key}`: "
                     f"{_cell(finding.message)}. {_cell(finding.hint)}"]

@@ -35,7 +35,7 @@ from metabase_guard.errors import (
     UnsafePlanError,
     redact,
 )
-from metabase_guard.lint import Finding, count_by_severity, has_errors
+from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
@@ -127,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help=_CONFIG_HELP)
     p.add_argument("--target", help="a named target from the config file")
     p.add_argument("--strict", action="store_true", help="lint warnings are errors")
+    p.add_argument("--verbose", action="store_true",
+                   help="also say why SQL rules skipped a question (engine, parse error)")
 
     p = add("plan", help="show what apply would change (never writes)")
     _paths_arg(p)
@@ -280,7 +282,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
-    findings = engine.lint(declarations, strict=args.strict)
+    findings = engine.lint(declarations, strict=args.strict, engines=settings.engines)
+    if args.verbose:
+        for note in sql_notes(declarations, settings.engines):
+            _err(note)
     if _report_findings(findings):
         return EXIT_ERROR
     lint = f"; lint: {count_by_severity(findings)}" if findings else ""
@@ -340,7 +345,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
         result = _only(args, engine.plan(declarations, client, prune=args.prune,
-                                         defaults=_defaults(settings), strict=args.strict))
+                                         defaults=_defaults(settings), strict=args.strict,
+                                         engines=settings.engines))
         log.debug("plan read the instance in %d requests", client.request_count)
     warning = _threshold_warning(result, settings)
     output = _render(result.plan, result.findings, args.format,
@@ -513,7 +519,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     """``test``: the offline alert tests; exit 1 when any fails."""
     settings = _settings(args)
     declarations = engine.load(settings.paths)
-    report = engine.run_tests(declarations)
+    report = engine.run_tests(declarations, settings.engines)
     sys.stdout.write(render_report(report))
     if args.junit:
         try:

@@ -15,6 +15,8 @@ The config file (``metabase-guard.yaml`` in the current directory, or ``--config
     concurrency: 8
     timeout: 30
     verify: true                         # TLS verification, or a CA bundle path
+    databases:                           # offline facts about Metabase databases, by name
+      Warehouse: {engine: postgres}      # the SQL dialect validate/test read (default postgres)
     targets:
       staging:                           # --target staging: these keys override the top level
         url: https://metabase-staging.example.com
@@ -99,6 +101,8 @@ class Settings:
     api_key_env: str = "METABASE_API_KEY"
     username_env: str = "METABASE_USERNAME"
     password_env: str = "METABASE_PASSWORD"
+    engines: dict[str, str] = field(default_factory=dict)
+    """Database name → Metabase engine (``databases.<name>.engine``), for offline SQL reading."""
 
 
 # --- the file --------------------------------------------------------------------------------
@@ -122,6 +126,10 @@ class _Thresholds(_Strict):
     min_existing: int | None = Field(None, ge=0)
 
 
+class _Database(_Strict):
+    engine: str | None = None
+
+
 class _Section(_Strict):
     url: str | None = None
     api_key_env: str | None = Field(None, pattern=_ENV_NAME)
@@ -133,6 +141,7 @@ class _Section(_Strict):
     concurrency: int | None = Field(None, ge=1, le=64)
     timeout: float | None = Field(None, gt=0)
     verify: bool | str | None = None
+    databases: dict[str, _Database] | None = None
 
 
 class _File(_Section):
@@ -150,6 +159,8 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
         return list(_Defaults.model_fields)
     if parent and parent[-1] == "thresholds":
         return list(_Thresholds.model_fields)
+    if len(parent) >= 2 and parent[-2] == "databases":
+        return list(_Database.model_fields)
     if parent and parent[0] == "targets":
         return list(_Section.model_fields)
     return list(_File.model_fields)
@@ -190,7 +201,7 @@ def _read_file(path: str) -> _File:
 
 # --- resolution ------------------------------------------------------------------------------
 
-_FLAG_KEYS = frozenset(f.name for f in fields(Settings)) - {"target", "config_file"}
+_FLAG_KEYS = frozenset(f.name for f in fields(Settings)) - {"target", "config_file", "engines"}
 
 
 def _layer(section: _Section, base_dir: str) -> dict[str, Any]:
@@ -215,6 +226,9 @@ def _layer(section: _Section, base_dir: str) -> dict[str, Any]:
             value = getattr(section.defaults, name)
             if value is not None:
                 out[f"default_{name}"] = value
+    if section.databases is not None:
+        out["engines"] = {name: db.engine for name, db in section.databases.items()
+                          if db.engine is not None}
     if section.thresholds is not None:
         for name in ("max_update_share", "max_delete_share", "min_existing"):
             value = getattr(section.thresholds, name)
@@ -275,7 +289,10 @@ def resolve_settings(
             where = config_file or f"no config file ({DEFAULT_CONFIG} not found)"
             raise ConfigError(f"unknown target {target!r}; targets defined in {where}: {defined}")
         target_layer = _layer(parsed.targets[target], base_dir)
+        engines = {**values.get("engines", {}), **target_layer.get("engines", {})}
         values.update(target_layer)
+        if engines:
+            values["engines"] = engines
 
     env_url = environ.get("METABASE_URL") or None
     if env_url is not None:

@@ -15,7 +15,7 @@ Example, from a deploy script::
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,13 @@ from metabase_guard.errors import (
     Problem,
     StalePlanError,
 )
-from metabase_guard.lint import Finding, lint_declarations, lint_live, sort_findings
+from metabase_guard.lint import (
+    Finding,
+    engine_mismatches,
+    lint_declarations,
+    lint_live,
+    sort_findings,
+)
 from metabase_guard.lint import strict as _strict
 from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
 from metabase_guard.reconcile.desired import Defaults, DesiredCard, resolve
@@ -104,19 +110,24 @@ def plan(
     prune: bool = False,
     defaults: Defaults | None = None,
     strict: bool = False,
+    engines: Mapping[str, str] | None = None,
 ) -> PlanResult:
     """Read the instance (a fixed number of requests, no writes) and diff the declarations.
 
-    ``result.findings`` holds the lint findings; ``strict`` turns warnings into errors.
+    ``result.findings`` holds the lint findings; ``strict`` turns warnings into errors. The SQL
+    is read in the dialect of each database's live engine; ``engines`` (the config file's
+    offline engines) only serve to warn when they disagree with the instance.
     """
     read = read_live(client)
     live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
     desired = resolve(declarations, live, defaults)
     made = with_moves(make_plan(desired, live, url=client.url, prune=prune), read, desired,
                       declarations.moves)
-    findings = lint_declarations(declarations, burst=False) + lint_live(
+    live_engines = {d.name: d.engine for d in live.databases if d.engine}
+    findings = lint_declarations(declarations, burst=False, engines=live_engines) + lint_live(
         declarations, desired, live, made, allowed_domains=_allowed_domains(client, desired, live)
     )
+    findings += engine_mismatches(declarations, engines or {}, live_engines)
     findings = sort_findings(_strict(findings) if strict else findings)
     return PlanResult(plan=made, live=live, desired=desired, declarations=declarations,
                       findings=findings)
@@ -133,9 +144,13 @@ def _allowed_domains(client: MetabaseClient, desired: list[DesiredCard], live: L
         return None
 
 
-def lint(declarations: Declarations, *, strict: bool = False) -> list[Finding]:
-    """Offline lint findings (no server), errors first; ``strict`` makes warnings errors."""
-    findings = lint_declarations(declarations)
+def lint(declarations: Declarations, *, strict: bool = False,
+         engines: Mapping[str, str] | None = None) -> list[Finding]:
+    """Offline lint findings (no server), errors first; ``strict`` makes warnings errors.
+
+    ``engines`` maps database names to Metabase engines (default postgres) for reading SQL.
+    """
+    findings = lint_declarations(declarations, engines=engines)
     return sort_findings(_strict(findings) if strict else findings)
 
 
@@ -145,9 +160,10 @@ def check(declarations: Declarations, client: MetabaseClient, *,
     return run_check(declarations, client, concurrency=concurrency)
 
 
-def run_tests(declarations: Declarations) -> TestReport:
+def run_tests(declarations: Declarations,
+              engines: Mapping[str, str] | None = None) -> TestReport:
     """Run the offline alert tests (``tests:`` files); DeclarationError on a bad test file."""
-    return _run_tests(declarations)
+    return _run_tests(declarations, engines)
 
 
 def apply(

@@ -12,17 +12,15 @@ Two passes, both pure:
 Unconfigured e-mail or Slack and unknown Slack channels are not here: they are hard errors of
 ``reconcile/desired.py`` (ResolveError) already.
 
-The SQL rules read the query statically with a small tokenizer (:func:`sql_shape`): they look
-at the top-level ``SELECT`` only and stay silent when they cannot tell. Each finding names a
-rule id; ``docs/alert-rules.md`` explains every rule, the reason behind it and the Metabase
-source it follows.
+The SQL rules read the query's sqlglot tree, parsed once in the dialect of its database's
+engine (:mod:`metabase_guard.sql`): they look at the top-level ``SELECT`` and stay silent when
+they cannot tell (``UNION``, template tags, SQL sqlglot cannot parse, an unknown engine).
+Each finding names a rule id; ``docs/alert-rules.md`` explains every rule, the reason behind
+it and the Metabase source it follows.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +33,10 @@ from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
 from metabase_guard.spec.models import GOAL_CONDITIONS, Alert, Question
 from metabase_guard.spec.schedule import canonical_cron, to_cron
+from metabase_guard.sql.dialects import DEFAULT_ENGINE
+from metabase_guard.sql.outage import empty_on_outage, null_aggregate_filter
+from metabase_guard.sql.parse import Parsed, parse, parse_for_engine
+from metabase_guard.sql.shape import SqlShape, always_one_row, periods, shape_of
 
 __all__ = [
     "BURST_THRESHOLD",
@@ -45,11 +47,13 @@ __all__ = [
     "card_settings",
     "count_by_severity",
     "cron_slots",
+    "engine_mismatches",
     "has_errors",
     "lint_declarations",
     "lint_live",
     "periods",
     "sort_findings",
+    "sql_notes",
     "sql_shape",
     "strict",
 ]
@@ -68,6 +72,8 @@ RULES: dict[str, str] = {
     "recipient-not-allowed": "an e-mail recipient outside the instance's domain allow-list",
     "alerts-deleted": "a card change that makes Metabase delete alerts",
     "once-deactivates-early": "once: true on Metabase 0.54-0.55 stops after the first run",
+    "silent-on-outage": "an alert whose query returns no row when the data it counts is absent",
+    "engine-mismatch": "metabase-guard.yaml's engine for a database is not the live one",
 }
 
 #: Alerts starting at the same minute from which ``burst`` warns. Metabase sends notifications
@@ -161,522 +167,10 @@ def card_settings(question: Question) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- SQL shape
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>--[^\n]*|/\*.*?\*/)
-  | (?P<str>'(?:[^']|'')*')
-  | (?P<qid>"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])
-  | (?P<num>\d+(?:\.\d+)?)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
-  | (?P<op>::|>=|<=|<>|!=|\|\||[(),.;=<>*+\-/%])
-  | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
 
-_AGGREGATES = frozenset({
-    "count", "sum", "avg", "min", "max", "stddev", "stddev_pop", "stddev_samp", "variance",
-    "var_pop", "var_samp", "bool_and", "bool_or", "every", "array_agg", "string_agg",
-    "group_concat", "median", "percentile_cont", "percentile_disc", "mode", "count_if",
-    "approx_count_distinct", "listagg",
-})
-_NEVER_NULL_AGGREGATES = frozenset({"count", "count_if", "approx_count_distinct"})
-_NUMERIC_AGGREGATES = frozenset({"count", "sum", "avg", "stddev", "stddev_pop", "stddev_samp",
-                                 "variance", "var_pop", "var_samp", "median", "count_if",
-                                 "approx_count_distinct", "percentile_cont"})
-_CLAUSES = ("select", "from", "where", "group", "having", "order", "limit", "window",
-            "qualify", "offset", "fetch")
-_UNIT_DAYS = {
-    "second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
-    "month": 30.0, "quarter": 91.0, "year": 365.0,
-}
-_INTERVAL_PART = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week|month|quarter|year|mon|min|sec|hr|d|h|w|y)s?\b",
-    re.IGNORECASE,
-)
-_SHORT_UNITS = {"mon": "month", "min": "minute", "sec": "second", "hr": "hour", "d": "day",
-                "h": "hour", "w": "week", "y": "year"}
-
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: str
-    text: str
-
-    @property
-    def low(self) -> str:
-        return self.text.lower()
-
-
-def _tokens(sql: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    for match in _TOKEN.finditer(sql):
-        kind = match.lastgroup or "other"
-        if kind in ("ws", "comment"):
-            continue
-        out.append(_Tok(kind, match.group()))
-    return out
-
-
-def _matching(tokens: Sequence[_Tok], start: int) -> int:
-    """Index of the ``)`` closing the ``(`` at ``start`` (len(tokens) when unbalanced)."""
-    depth = 0
-    for i in range(start, len(tokens)):
-        if tokens[i].text == "(":
-            depth += 1
-        elif tokens[i].text == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return len(tokens)
-
-
-def _top_level(tokens: Sequence[_Tok]) -> list[tuple[int, _Tok]]:
-    """Tokens outside any parentheses, with their index."""
-    out: list[tuple[int, _Tok]] = []
-    depth = 0
-    for i, tok in enumerate(tokens):
-        if tok.text == "(":
-            depth += 1
-        elif tok.text == ")":
-            depth -= 1
-        elif depth == 0:
-            out.append((i, tok))
-    return out
-
-
-def _split_commas(tokens: Sequence[_Tok]) -> list[list[_Tok]]:
-    items: list[list[_Tok]] = [[]]
-    depth = 0
-    for tok in tokens:
-        if tok.text == "(":
-            depth += 1
-        elif tok.text == ")":
-            depth -= 1
-        if tok.text == "," and depth == 0:
-            items.append([])
-        else:
-            items[-1].append(tok)
-    return [item for item in items if item]
-
-
-@dataclass(frozen=True)
-class SelectItem:
-    """One column of the top-level select list: its name and what it is, when recognisable.
-
-    ``kind``: ``number``, ``text``, ``temporal`` or ``unknown``. ``aggregate``: the outermost
-    aggregate function it calls (``count``...), None for none. ``bucket``: ``(unit, column)``
-    when it is a time bucket such as ``date_trunc('week', pushed_at)``.
-    """
-
-    name: str
-    tokens: tuple[_Tok, ...]
-    kind: str = "unknown"
-    aggregate: str | None = None
-    never_null: bool = False
-    bucket: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class SqlShape:
-    """What the top-level query of a SQL text looks like; see :func:`sql_shape`."""
-
-    items: tuple[SelectItem, ...] | None
-    """The select list (None when it has ``*``)."""
-    has_from: bool
-    where: tuple[_Tok, ...] | None
-    group_by: tuple[tuple[_Tok, ...], ...]
-    has_having: bool
-    limit: int | None
-
-    @property
-    def columns(self) -> list[str] | None:
-        """Result column names, when the select list is known."""
-        return None if self.items is None else [i.name for i in self.items]
-
-
-def _bucket(tokens: Sequence[_Tok]) -> tuple[str, str] | None:
-    """``(unit, column)`` when the expression is a time bucket of one column."""
-    toks = list(tokens)
-    if len(toks) >= 3 and toks[-2].text == "::" and toks[-1].low in ("date", "timestamp"):
-        column = _column_name(toks[:-2])
-        return ("day", column) if column and toks[-1].low == "date" else None
-    if len(toks) < 4 or toks[0].kind != "word" or toks[1].text != "(":
-        return None
-    fn = toks[0].low
-    if _matching(toks, 1) != len(toks) - 1:
-        return None
-    args = _split_commas(toks[2:-1])
-    if fn in ("date_trunc", "timestamp_trunc", "datetime_trunc") and len(args) == 2:
-        unit_tok, col = (args[0], args[1]) if fn == "date_trunc" else (args[1], args[0])
-        if len(unit_tok) == 1:
-            unit = unit_tok[0].text.strip("'\"").lower()
-            name = _column_name(col)
-            if unit in _UNIT_DAYS and name:
-                return unit, name
-        return None
-    if fn == "date" and len(args) == 1:
-        name = _column_name(args[0])
-        return ("day", name) if name else None
-    if fn == "cast" and len(args) == 1:
-        parts = args[0]
-        if len(parts) >= 3 and parts[-2].low == "as" and parts[-1].low == "date":
-            name = _column_name(parts[:-2])
-            return ("day", name) if name else None
-    if fn in ("strftime", "to_char", "format_date") and len(args) == 2:
-        fmt_tok, col = (args[0], args[1]) if fn == "strftime" else (args[1], args[0])
-        if len(fmt_tok) == 1 and fmt_tok[0].kind == "str":
-            fmt = fmt_tok[0].text
-            name = _column_name(col)
-            fmt_unit = _format_unit(fmt)
-            return (fmt_unit, name) if name and fmt_unit else None
-    return None
-
-
-def _format_unit(fmt: str) -> str | None:
-    # The finest field of a strftime / to_char format is the bucket.
-    checks = (("%M", "minute"), ("MI", "minute"), ("%H", "hour"), ("HH", "hour"), ("%d", "day"),
-              ("%j", "day"), ("DD", "day"), ("%W", "week"), ("%U", "week"), ("%V", "week"),
-              ("IW", "week"), ("WW", "week"), ("%m", "month"), ("MM", "month"), ("%Y", "year"),
-              ("YYYY", "year"))
-    for needle, unit in checks:
-        if needle in fmt:
-            return unit
-    return None
-
-
-def _column_name(tokens: Sequence[_Tok]) -> str | None:
-    """``t.col`` or ``col`` → ``col``; None when the expression is not a plain column."""
-    toks = list(tokens)
-    if not toks or toks[-1].kind not in ("word", "qid"):
-        return None
-    for i, tok in enumerate(toks):
-        if i % 2 == 0 and tok.kind not in ("word", "qid"):
-            return None
-        if i % 2 == 1 and tok.text != ".":
-            return None
-    return _unquote(toks[-1].text)
-
-
-def _unquote(text: str) -> str:
-    if text[:1] in "\"`[" and len(text) >= 2:
-        return text[1:-1]
-    return text
-
-
-def _outer_call(tokens: Sequence[_Tok]) -> tuple[str, list[list[_Tok]]] | None:
-    toks = list(tokens)
-    if len(toks) >= 3 and toks[0].kind == "word" and toks[1].text == "(" and \
-            _matching(toks, 1) == len(toks) - 1:
-        return toks[0].low, _split_commas(toks[2:-1])
-    return None
-
-
-def _aggregate_of(tokens: Sequence[_Tok]) -> tuple[str | None, bool]:
-    """The aggregate the expression is built on, and whether its value is never null."""
-    call = _outer_call(tokens)
-    if call is None:
-        # An aggregate anywhere in the expression (outside subqueries and OVER windows).
-        for i, tok in enumerate(tokens):
-            if tok.kind == "word" and tok.low in _AGGREGATES and i + 1 < len(tokens) and \
-                    tokens[i + 1].text == "(":
-                end = _matching(tokens, i + 1)
-                if end + 1 < len(tokens) and tokens[end + 1].low == "over":
-                    continue
-                return tok.low, False
-        return None, False
-    fn, args = call
-    if fn in _AGGREGATES:
-        return fn, fn in _NEVER_NULL_AGGREGATES
-    if fn in ("coalesce", "ifnull", "nvl", "isnull") and len(args) >= 2:
-        inner, _ = _aggregate_of(args[0])
-        return inner, inner is not None and _literal_kind(args[-1]) is not None
-    for arg in args:
-        inner, _ = _aggregate_of(arg)
-        if inner is not None:
-            return inner, False
-    return None, False
-
-
-def _literal_kind(tokens: Sequence[_Tok]) -> str | None:
-    toks = [t for t in tokens if t.text not in ("-", "+")]
-    if len(toks) == 1 and toks[0].kind == "num":
-        return "number"
-    if len(toks) == 1 and toks[0].kind == "str":
-        return "text"
-    return None
-
-
-def _strip_alias(tokens: list[_Tok]) -> tuple[list[_Tok], str | None]:
-    """``expr AS name`` or ``expr name`` → ``(expr, name)``; ``(tokens, None)`` without alias."""
-    if len(tokens) >= 3 and tokens[-2].low == "as" and tokens[-1].kind in ("word", "qid", "str"):
-        return tokens[:-2], _unquote(tokens[-1].text.strip("'"))
-    if (
-        len(tokens) >= 2
-        and tokens[-1].kind in ("word", "qid")
-        and tokens[-1].low != "end"
-        and (tokens[-2].kind in ("word", "qid", "str", "num") or tokens[-2].text == ")")
-    ):
-        return tokens[:-1], _unquote(tokens[-1].text)
-    return tokens, None
-
-
-def _select_item(tokens: list[_Tok], position: int) -> SelectItem:
-    expr, alias = _strip_alias(tokens)
-    column = _column_name(expr)
-    name = alias or column or (expr[0].low if expr and expr[0].kind == "word" else f"col{position}")
-    aggregate, never_null = _aggregate_of(expr)
-    bucket = _bucket(expr)
-    kind = "unknown"
-    literal = _literal_kind(expr)
-    call = _outer_call(expr)
-    if literal is not None:
-        kind = literal
-    elif bucket is not None:
-        kind = "text" if call and call[0] in ("strftime", "to_char", "format_date") else "temporal"
-    elif aggregate in _NUMERIC_AGGREGATES and call is not None and (
-        call[0] == aggregate or call[0] in ("coalesce", "ifnull", "nvl")
-    ):
-        kind = "number"
-    return SelectItem(name, tuple(tokens), kind, aggregate, never_null, bucket)
-
-
-def sql_shape(sql: str) -> SqlShape | None:
-    """Read the top-level query of ``sql``; None when it is not one plain ``SELECT``.
-
-    ``UNION``/``INTERSECT``/``EXCEPT``, several statements, and template tags (``{{x}}``) give
-    None: the rules then say nothing rather than guess.
-    """
-    if "{{" in sql:
-        return None
-    tokens = _tokens(sql.strip().rstrip(";"))
-    top = _top_level(tokens)
-    words = [(i, t.low) for i, t in top if t.kind == "word"]
-    if any(w in ("union", "intersect", "except") for _, w in words) or any(
-        t.text == ";" for _, t in top
-    ):
-        return None
-    selects = [i for i, w in words if w == "select"]
-    if not selects:
-        return None
-    start = selects[0]
-    # Clause boundaries among top-level words after the main SELECT.
-    bounds: list[tuple[int, str]] = []
-    for n, (i, tok) in enumerate(top):
-        w = tok.low
-        if i < start or tok.kind != "word" or w not in _CLAUSES or (w == "select" and i != start):
-            continue
-        if w in ("group", "order") and (n + 1 >= len(top) or top[n + 1][1].low != "by"):
-            continue
-        bounds.append((i, w))
-    bounds.append((len(tokens), "end"))
-    clauses: dict[str, list[_Tok]] = {}
-    for (i, w), (j, _) in itertools.pairwise(bounds):
-        skip = 2 if w in ("group", "order") else 1
-        clauses.setdefault(w, list(tokens[i + skip:j]))
-    select = clauses.get("select", [])
-    if select and select[0].low in ("distinct", "all"):
-        select = select[1:]
-    raw_items = _split_commas(select)
-    items: tuple[SelectItem, ...] | None = tuple(
-        _select_item(item, n) for n, item in enumerate(raw_items, start=1)
-    )
-    if any(t.text == "*" and (len(item) == 1 or item[-2].text == ".")
-           for item in raw_items for t in item[-1:]):
-        items = None
-    limit = None
-    if "limit" in clauses and clauses["limit"] and clauses["limit"][0].kind == "num":
-        limit = int(float(clauses["limit"][0].text))
-    elif "fetch" in clauses:
-        nums = [t for t in clauses["fetch"] if t.kind == "num"]
-        limit = int(float(nums[0].text)) if nums else 1
-    return SqlShape(
-        items=items,
-        has_from="from" in clauses,
-        where=tuple(clauses["where"]) if "where" in clauses else None,
-        group_by=tuple(tuple(g) for g in _split_commas(clauses.get("group", []))),
-        has_having="having" in clauses,
-        limit=limit,
-    )
-
-
-def _next_top(top: Sequence[tuple[int, _Tok]], index: int) -> int:
-    for n, (i, _) in enumerate(top):
-        if i == index and n + 1 < len(top):
-            return top[n + 1][0]
-    return -1
-
-
-# --------------------------------------------------------------------------- periods
-
-
-def _interval_days(tokens: Sequence[_Tok]) -> float | None:
-    """Total length of the ``interval '...'`` literals in an expression (None when none)."""
-    total: float | None = None
-    for i, tok in enumerate(tokens):
-        text: str | None = None
-        if tok.low == "interval" and i + 1 < len(tokens) and tokens[i + 1].kind == "str":
-            text = tokens[i + 1].text.strip("'")
-            if i + 2 < len(tokens) and tokens[i + 2].low.rstrip("s") in _UNIT_DAYS:
-                text = f"{text} {tokens[i + 2].low}"
-        elif tok.kind == "str" and i + 2 < len(tokens) and tokens[i + 1].text == "::" and \
-                tokens[i + 2].low == "interval":
-            text = tok.text.strip("'")
-        if text is None:
-            continue
-        for amount, unit in _INTERVAL_PART.findall(text):
-            unit = _SHORT_UNITS.get(unit.lower(), unit.lower())
-            total = (total or 0.0) + float(amount) * _UNIT_DAYS[unit]
-    return total
-
-
-def _truncs(tokens: Sequence[_Tok]) -> set[str]:
-    """Units of the ``date_trunc('unit', ...)`` calls in an expression."""
-    units: set[str] = set()
-    for i, tok in enumerate(tokens):
-        if tok.low == "date_trunc" and i + 2 < len(tokens) and tokens[i + 2].kind == "str":
-            units.add(tokens[i + 2].text.strip("'").lower())
-    return units
-
-
-_NOW = frozenset({"now", "current_date", "current_timestamp", "getdate", "sysdate",
-                  "localtimestamp", "today", "current_datetime"})
-
-
-def _bounds(where: Sequence[_Tok], column: str) -> tuple[list[list[_Tok]], list[list[_Tok]],
-                                                          bool]:
-    """Lower and upper bound expressions of ``column`` in a WHERE, and whether it is ``=``."""
-    lowers: list[list[_Tok]] = []
-    uppers: list[list[_Tok]] = []
-    equal = False
-    toks = list(where)
-    i = 0
-    while i < len(toks):
-        tok = toks[i]
-        if tok.kind in ("word", "qid") and _unquote(tok.text).lower() == column.lower() and (
-            i + 1 < len(toks)
-        ) and not (i + 1 < len(toks) and toks[i + 1].text == "."):
-            op = toks[i + 1].text.lower() if i + 1 < len(toks) else ""
-            rest = _until_and(toks, i + 2)
-            if op in (">=", ">"):
-                lowers.append(rest)
-            elif op in ("<", "<="):
-                uppers.append(rest)
-            elif op == "=":
-                equal = True
-            elif op == "between":
-                upper_start = i + 2 + len(rest) + 1
-                lowers.append(rest)
-                uppers.append(_until_and(toks, upper_start))
-        i += 1
-    return lowers, uppers, equal
-
-
-def _until_and(toks: Sequence[_Tok], start: int) -> list[_Tok]:
-    out: list[_Tok] = []
-    depth = 0
-    for tok in toks[start:]:
-        if tok.text == "(":
-            depth += 1
-        elif tok.text == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and tok.low in ("and", "or"):
-            break
-        out.append(tok)
-    return out
-
-
-def periods(shape: SqlShape) -> tuple[int | None, SelectItem | None]:
-    """How many time periods the query returns at most, and the bucket column.
-
-    ``(None, None)`` when the query is not grouped by a recognisable time bucket; a count of
-    None with a bucket when it cannot tell; ``10**6`` stands for "unbounded" (no lower bound
-    on the bucketed column, or a fixed start date).
-    """
-    if not shape.group_by or shape.items is None:
-        return None, None
-    bucket_item: SelectItem | None = None
-    for group in shape.group_by:
-        candidate: SelectItem | None = None
-        if len(group) == 1 and group[0].kind == "num":
-            index = int(float(group[0].text)) - 1
-            if 0 <= index < len(shape.items):
-                candidate = shape.items[index]
-        elif len(group) == 1 and group[0].kind in ("word", "qid"):
-            name = _unquote(group[0].text).lower()
-            candidate = next((it for it in shape.items if it.name.lower() == name), None)
-        else:
-            found = _bucket(group)
-            if found is not None:
-                candidate = SelectItem(found[1], tuple(group), "temporal", None, False, found)
-        if candidate is not None and candidate.bucket is not None:
-            bucket_item = candidate
-            break
-    if bucket_item is None or bucket_item.bucket is None:
-        return None, None
-    if shape.limit is not None and shape.limit <= 1:
-        return 1, bucket_item
-    unit, column = bucket_item.bucket
-    if shape.where is None:
-        return 10**6, bucket_item
-    lowers, uppers, equal = _bounds(shape.where, column)
-    # `WHERE date_trunc('week', x) = ...`: exactly one period.
-    where_low = [t.low for t in shape.where]
-    expr = [t.low for t in _strip_alias(list(bucket_item.tokens))[0]]
-    for n in range(len(where_low) - len(expr)):
-        if where_low[n:n + len(expr)] == expr and where_low[n + len(expr)] == "=":
-            return 1, bucket_item
-    if equal:
-        return 1, bucket_item
-    if not lowers:
-        return 10**6, bucket_item
-    best: int | None = None
-    for lower in lowers:
-        if any(t.kind == "str" for t in lower) and _interval_days(lower) is None:
-            count: int | None = 10**6  # a fixed date: the window grows every period
-        elif not any(t.low in _NOW for t in lower):
-            count = None
-        else:
-            back = _interval_days(lower) or 0.0
-            ahead = min((_interval_days(u) or 0.0 for u in uppers), default=0.0)
-            span = max(0.0, back - ahead)
-            aligned = unit in _truncs(lower) or (
-                unit == "day" and any(t.low == "current_date" for t in lower)
-            )
-            step = _UNIT_DAYS[unit]
-            count = max(1, math.ceil(span / step - 1e-9)) if aligned else (
-                math.ceil(span / step - 1e-9) + 1
-            )
-        if count is not None:
-            best = count if best is None else min(best, count)
-    return best, bucket_item
-
-
-def always_one_row(shape: SqlShape) -> str | None:
-    """Why the query always returns exactly one non-empty row, or None.
-
-    An aggregate without GROUP BY and HAVING returns one row even over no input rows; so does a
-    SELECT without FROM and WHERE. Metabase counts a result of exactly one null cell as empty
-    (``is-card-empty?``), so a lone ``max(x)`` over no rows is still "no rows"; ``count(...)``
-    and a several-column row are never that.
-    """
-    if shape.items is None or shape.group_by or shape.has_having or shape.limit == 0:
-        return None
-    if not shape.has_from:
-        return None if shape.where is not None else "it has no FROM, so it returns one row"
-    aggregates = [it for it in shape.items if it.aggregate is not None]
-    if not aggregates or any(
-        it.aggregate is None and it.kind not in ("number", "text") for it in shape.items
-    ):
-        return None  # a plain column beside an aggregate needs GROUP BY: not our case
-    if len(shape.items) == 1 and not shape.items[0].never_null:
-        return None
-    named = ", ".join(f"{it.aggregate}()" for it in aggregates)
-    return f"it aggregates ({named}) without GROUP BY or HAVING, so it returns one row even " \
-           "when nothing matches"
+def sql_shape(sql: str, dialect: str = "postgres") -> SqlShape | None:
+    """The shape of ``sql``'s top-level ``SELECT`` read by sqlglot (None when not one)."""
+    return shape_of(parse(sql, dialect))
 
 
 # --------------------------------------------------------------------------- offline rules
@@ -777,16 +271,92 @@ def _many_periods_finding(decls: Declarations, q: Question, shape: SqlShape | No
     )
 
 
+_EMPTY_GOAL = ("Metabase skips a goal alert whose result is empty (notification/payload/impl/"
+               "card.clj skip-reason), so on a total outage the alert never fires")
+_EMPTY_ROWS = ("Metabase skips a has_rows alert whose result is empty or one null cell "
+               "(notification/payload/execute.clj is-card-empty?), so on a total outage the "
+               "alert never fires")
+
+
+def _outage_finding(decls: Declarations, q: Question, parsed: Parsed, index: int,
+                    alert: Alert) -> Finding | None:
+    """``silent-on-outage``: the query goes empty exactly when the data it watches is gone."""
+    select = parsed.select
+    if select is None or q.allow_empty or parsed.dialect is None:
+        return None
+    path = f"alerts[{index}].when"
+    opt_out = " (if an empty result is meant, set allow_empty: true on the question)"
+    if alert.when == "below_goal":
+        found = empty_on_outage(select, parsed.dialect)
+        if found is None:
+            return None
+        return _finding(decls, "error", "silent-on-outage", q.key, path,
+                        f"'below_goal' is blind to a total outage: {found.why}; {_EMPTY_GOAL}",
+                        found.rewrite + opt_out)
+    if alert.when == "has_rows":
+        why = null_aggregate_filter(select)
+        if why is None:
+            return None
+        return _finding(decls, "warning", "silent-on-outage", q.key, path,
+                        f"'has_rows' is blind to a total outage: {why}; {_EMPTY_ROWS}",
+                        "test for absence instead: SELECT 'no recent row' AS problem WHERE NOT "
+                        "EXISTS (SELECT 1 FROM ... WHERE <recent>), or coalesce the aggregate "
+                        "and return a second, never-null column" + opt_out)
+    return None
+
+
+def sql_notes(decls: Declarations, engines: Mapping[str, str] | None = None) -> list[str]:
+    """Why the SQL rules say nothing about some questions (``validate --verbose``)."""
+    out: list[str] = []
+    for q in decls.questions:
+        parsed = parse_for_engine(q.sql, (engines or {}).get(q.database))
+        if parsed.tree is None:
+            try:
+                where = decls.locate(q.key, "sql")
+                at = where.file if where.line is None else f"{where.file}:{where.line}"
+            except KeyError:
+                at = "?"
+            out.append(f"{at}: {q.key}: SQL rules skipped: {parsed.reason}")
+    return out
+
+
+def engine_mismatches(decls: Declarations, configured: Mapping[str, str],
+                      live: Mapping[str, str]) -> list[Finding]:
+    """``engine-mismatch``: the config file's offline engine is not the live database's."""
+    out: list[Finding] = []
+    for name in sorted({q.database for q in decls.questions}):
+        offline = configured.get(name, DEFAULT_ENGINE)
+        actual = live.get(name)
+        if actual is None or actual.lower() == offline.lower():
+            continue
+        out.append(Finding(
+            "warning", "engine-mismatch", "", None, "",
+            f"database {name!r} is {actual!r} on the instance, but validate and test read its "
+            f"SQL as {offline!r}" + ("" if name in configured else " (the default)"),
+            f"set databases: {{{name}: {{engine: {actual}}}}} in metabase-guard.yaml",
+        ))
+    return out
+
+
 def lint_declarations(
-    decls: Declarations, *, burst: bool = True, burst_threshold: int = BURST_THRESHOLD
+    decls: Declarations, *, burst: bool = True, burst_threshold: int = BURST_THRESHOLD,
+    engines: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Offline findings: SQL and goal rules per alert, and bursts among the declarations."""
+    """Offline findings: SQL and goal rules per alert, and bursts among the declarations.
+
+    ``engines`` maps a database name to its Metabase engine (default postgres); the SQL is
+    read once in that engine's dialect.
+    """
     out: list[Finding] = []
     for q in decls.questions:
         if not q.alerts:
             continue
-        shape = sql_shape(q.sql)
+        parsed = parse_for_engine(q.sql, (engines or {}).get(q.database))
+        shape = shape_of(parsed)
         for index, alert in enumerate(q.alerts):
+            outage = _outage_finding(decls, q, parsed, index, alert)
+            if outage is not None:
+                out.append(outage)
             if alert.when in GOAL_CONDITIONS:
                 out.extend(_goal_findings(decls, q, shape, index, alert))
                 found = _many_periods_finding(decls, q, shape, index, alert)

@@ -261,3 +261,14 @@ def test_secrets_never_show(tmp_path: Path) -> None:
 
 def test_empty_credential_variable_counts_as_unset(tmp_path: Path) -> None:
     assert resolve(tmp_path, environ={"METABASE_API_KEY": ""}).api_key is None
+
+
+def test_database_engines_for_offline_sql(tmp_path: Path) -> None:
+    text = ("databases:\n  Warehouse: {engine: snowflake}\n  Sales: {}\n"
+            "targets:\n  staging:\n    databases:\n      Sales: {engine: mysql}\n")
+    assert resolve(tmp_path, text).engines == {"Warehouse": "snowflake"}
+    assert resolve(tmp_path, text, target="staging").engines == {"Warehouse": "snowflake",
+                                                                 "Sales": "mysql"}
+    assert resolve(tmp_path, "url: https://mb.example.com\n").engines == {}
+    with pytest.raises(ConfigError, match="did you mean 'engine'"):
+        resolve(tmp_path, "databases:\n  Warehouse: {engin: snowflake}\n")

@@ -334,7 +334,7 @@ class Store:
 
     # ---------------------------------------------------------------- warehouses
     def warehouse(self, database_id: int) -> Warehouse:
-        """The SQLite warehouse of a database, built on first use.
+        """The DuckDB warehouse of a database, built on first use.
 
         Databases seeded with ``tables: default`` share one process-wide warehouse (building the
         year of rows takes about a second); card SQL is expected to only read it.

@@ -393,6 +393,11 @@ class Question(_Model):
     alerts: list[Alert] = Field(
         default_factory=list, description="Alert subscriptions on this question."
     )
+    allow_empty: bool = Field(
+        False,
+        description="The query returns no row on purpose when its data is absent: the "
+        "`silent-on-outage` lint stays quiet for this question.",
+    )
 
     @field_validator("key")
     @classmethod

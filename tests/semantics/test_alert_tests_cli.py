@@ -57,9 +57,9 @@ def test_the_examples_pass_and_write_junit(workdir: Path, run_cli: RunCli) -> No
     result = run_cli("test", "alerts", "--junit", str(junit))
     assert result.code == 0, result.both
     assert "PASS  a week under 2,400 recommendations fires the alert" in result.out
-    assert result.out.rstrip().endswith("10 passed, 0 failed")
+    assert result.out.rstrip().endswith("12 passed, 0 failed")
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "10" and suite.get("failures") == "0"
+    assert suite is not None and suite.get("tests") == "12" and suite.get("failures") == "0"
     assert {c.get("classname") for c in suite.iter("testcase")} == {
         "alerts/pipelines.tests.yaml", "alerts/recommender.tests.yaml"}
 

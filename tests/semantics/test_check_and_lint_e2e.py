@@ -29,6 +29,7 @@ questions:
       - when: below_goal
         schedule: {every: week, on: monday, at: "09:10"}
         email: [pm@example.com]
+    allow_empty: true                  # this test is about many-periods, not silent-on-outage
 """
 
 
@@ -154,3 +155,48 @@ def test_plan_warns_when_a_card_change_deletes_alerts(demo_mb: MountedSandbox,
     assert result.code == 0, result.both
     assert "warning[alerts-deleted] weekly-recommendations.display" in result.out
     assert "Metabase deletes all 1 active alert(s)" in result.out
+
+
+EMPTY_WEEK = """
+questions:
+  - key: future-weeks
+    name: Recommendations pushed next week
+    database: Warehouse
+    sql: |
+      SELECT date_trunc('week', pushed_at) AS week, count(*) AS recommendations
+      FROM recommendations
+      WHERE pushed_at >= date_trunc('week', now()) + interval '7 days'
+      GROUP BY 1
+    display: bar
+    metric: recommendations
+    goal: {value: 2400}
+    alerts:
+      - when: below_goal
+        schedule: {every: week, on: monday, at: "09:10"}
+        email: [pm@example.com]
+    allow_empty: true
+"""
+
+
+def test_check_says_an_empty_result_keeps_a_below_goal_alert_quiet(
+        demo_mb: MountedSandbox, run_cli: RunCli, workdir: Path) -> None:
+    folder = workdir / "empty"
+    folder.mkdir()
+    (folder / "future.yaml").write_text(EMPTY_WEEK)
+    result = run_cli("check", str(folder))
+    assert result.code == 0, result.both
+    assert "0 rows" in result.out
+    assert ("empty result: the below-goal alert stays quiet; on a total outage this check is "
+            "blind") in result.out
+    data = json.loads(run_cli("check", str(folder), "--format", "json").out)
+    assert data["questions"][0]["alerts"][0]["note"].startswith("empty result")
+
+
+def test_plan_warns_when_the_config_engine_is_not_the_live_one(
+        demo_mb: MountedSandbox, run_cli: RunCli, workdir: Path) -> None:
+    (workdir / "metabase-guard.yaml").write_text("databases:\n  Warehouse: {engine: snowflake}\n")
+    result = run_cli("plan")
+    assert result.code == 0, result.both
+    assert "warning[engine-mismatch]" in result.out
+    assert "'postgres' on the instance" in result.out
+    assert writes(demo_mb) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metabase_guard.lint import _format_unit
+from metabase_guard.sql.shape import format_unit as _format_unit
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,10 @@ GROUP BY 1
 
 
 def decls(sql: str, *, when: str = "below_goal", display: str = "bar",
-          metric: str | None = None, goal: bool = True, extra: str = "") -> Declarations:
+          metric: str | None = None, goal: bool = True, extra: str = "",
+          allow_empty: bool = True) -> Declarations:
+    # allow_empty keeps silent-on-outage (tests/semantics/test_table_tests.py) out of the way
+    # of the rule each test here is about.
     lines = [
         "questions:",
         "  - key: q",
@@ -52,6 +55,8 @@ def decls(sql: str, *, when: str = "below_goal", display: str = "bar",
         "        schedule: {every: week, on: monday, at: '09:00'}",
         "        email: [pm@example.com]",
     ]
+    if allow_empty:
+        lines.append("    allow_empty: true")
     return load_text("\n".join(lines) + "\n" + extra, "alerts/q.yaml")
 
 

@@ -42,6 +42,7 @@ def test_schema_has_every_field_with_a_description() -> None:
         "DeclarationFile": {"questions", "tests", "moved"},
         "Question": {
             "key",
+            "allow_empty",
             "name",
             "description",
             "collection",
