@@ -21,15 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from metabase_guard.evaluation import QueryResult
 from metabase_guard.sql.parse import Parsed, parse
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "DuckDatabase",
@@ -207,8 +209,12 @@ class DuckDatabase:
     """One in-memory DuckDB (session time zone UTC); thread safe behind one lock."""
 
     def __init__(self) -> None:
+        # imported here: every command imports this module, few of them run SQL
+        import duckdb
+
+        self._error: type[Exception] = duckdb.Error
         self._lock = threading.Lock()
-        self._conn = duckdb.connect(":memory:")
+        self._conn: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
         self._conn.execute("SET TimeZone = 'UTC'")
 
     def close(self) -> None:
@@ -243,7 +249,7 @@ class DuckDatabase:
         with self._lock:
             try:
                 self._load(tables)
-            except duckdb.Error as exc:
+            except self._error as exc:
                 raise SqlError(f"cannot load the tables: {_message(exc)}") from None
 
     def _run(self, sql: str, max_rows: int) -> QueryResult:
@@ -260,7 +266,7 @@ class DuckDatabase:
         with self._lock:
             try:
                 return self._run(sql, max_rows)
-            except duckdb.Error as exc:
+            except self._error as exc:
                 raise SqlError(_message(exc)) from None
 
     def query_on(self, parsed: Parsed, tables: Mapping[str, Table], now: datetime,
@@ -272,11 +278,11 @@ class DuckDatabase:
             try:
                 try:
                     self._load(tables)
-                except duckdb.Error as exc:
+                except self._error as exc:
                     raise SqlError(f"cannot load the tables: {_message(exc)}") from None
                 try:
                     return self._run(sql, max_rows)
-                except duckdb.Error as exc:
+                except self._error as exc:
                     raise SqlError(_message(exc)) from None
             finally:
                 self._conn.execute("ROLLBACK")
