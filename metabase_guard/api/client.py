@@ -6,11 +6,14 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from types import TracebackType
+from typing import Any
 
 from metabase_guard.api.models import (
+    NEWEST_TESTED_MAJOR,
     DeliveryFacts,
     ServerVersion,
     SessionProperties,
+    SlackDirectory,
     User,
     parse_version,
 )
@@ -24,7 +27,7 @@ from metabase_guard.api.resources import (
     NotificationsAPI,
     ServerAPI,
     UsersAPI,
-    slack_channels,
+    slack_directory,
 )
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import ApiError, ConfigError, UnsupportedServerError
@@ -147,21 +150,69 @@ class MetabaseClient:
                 "read or written."
             )
 
+    @property
+    def version_warning(self) -> str | None:
+        """A sentence when the instance is newer than any version metabase-guard was tested on."""
+        if not self.version.newer_than_tested:
+            return None
+        return (
+            f"Metabase {self.version} is newer than 0.{NEWEST_TESTED_MAJOR}, the newest version "
+            "this metabase-guard was tested against; it carries on, but check the plan "
+            "(docs/compatibility.md)"
+        )
+
+    def slack(self, form: dict[str, Any] | None = None) -> SlackDirectory:
+        """Slack as the credentials can see it, from ``form_input`` (read here unless given).
+
+        Metabase leaves Slack out of ``form_input`` for sandboxed or impersonated users; then,
+        as Metabase's own CLI does (metabase/metabase-cli skill-data/notification/SKILL.md),
+        the ``slack-token-valid?`` setting tells whether Slack is set up (it needs a settings
+        manager, so it may be hidden too), and ``limit`` says which credential keeps the
+        channel list from view.
+        """
+        if form is None:
+            try:
+                form = self.server.form_input()
+            except ApiError:
+                form = {}
+        directory = slack_directory(form)
+        if directory.configured is not None:
+            return directory
+        who = "an API key" if self.me.is_api_key else self.me.email
+        try:
+            valid = self.server.setting("slack-token-valid?")
+        except ApiError:
+            return SlackDirectory(
+                configured=None,
+                limit=(f"{who} sees no Slack in /api/pulse/form_input (a sandboxed or "
+                       "impersonated user) and may not read the slack-token-valid? setting, "
+                       "so whether Slack is set up and its channel names cannot be checked; "
+                       "use an admin API key"),
+            )
+        return SlackDirectory(
+            configured=bool(valid),
+            limit=(f"{who} sees no Slack channel list in /api/pulse/form_input (a sandboxed or "
+                   "impersonated user); Slack is set up according to slack-token-valid?, but "
+                   "channel names cannot be checked; use an admin API key"),
+        )
+
     def delivery(self) -> DeliveryFacts:
         """Whether e-mail and Slack are set up, the Slack channels and the webhook channels."""
         try:
             form = self.server.form_input()
         except ApiError:
             form = {}
-        slack_ok, channels = slack_channels(form)
+        slack = self.slack(form)
         email_ok = self.properties.email_configured or bool(
             ((form.get("channels") or {}).get("email") or {}).get("configured")
         )
         return DeliveryFacts(
             email_configured=email_ok,
-            slack_configured=slack_ok,
-            slack_channels=channels,
+            slack_configured=slack.configured is not False,
+            slack_channels=slack.names,
             webhooks=tuple(self.channels.list()),
+            slack_ids=dict(slack.ids),
+            slack_limit=slack.limit,
         )
 
     @property

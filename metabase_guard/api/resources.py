@@ -28,6 +28,7 @@ from metabase_guard.api.models import (
     Recipient,
     RecipientSpec,
     SessionProperties,
+    SlackDirectory,
     Subscription,
     User,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "alert_create_body",
     "merge_alert",
     "slack_channels",
+    "slack_directory",
     "spec_of",
     "split_path",
     "subscriptions_cron",
@@ -410,7 +412,9 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
 def _put_body(stored: Notification) -> dict[str, Any]:
     """The stored alert as a PUT body: every field and id kept, hydrated extras dropped."""
     body = stored.wire()
-    for key in ("creator", "created_at", "updated_at"):
+    # internal_id: Metabase removes it after every select (src/metabase/notification/models.clj,
+    # after-select of :model/Notification), so a server that shows it is not to be echoed.
+    for key in ("creator", "created_at", "updated_at", "internal_id"):
         body.pop(key, None)
     if isinstance(body.get("payload"), dict):
         body["payload"].pop("card", None)
@@ -452,6 +456,9 @@ def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
             kept = match.wire()
             kept.pop("user", None)
             kept.pop("permissions_group", None)
+            if recipient.channel_id and isinstance(kept.get("details"), dict):
+                kept["details"] = {**kept["details"], "value": recipient.value,
+                                   "channel_id": recipient.channel_id}
             recipients.append(kept)
     body["recipients"] = recipients
     return body
@@ -472,6 +479,7 @@ def spec_of(notification: Notification) -> AlertSpec:
                     user_id=r.user_id,
                     group_id=r.permissions_group_id,
                     value=(r.details or {}).get("value"),
+                    channel_id=(r.details or {}).get("channel_id"),
                 )
                 for r in h.recipients
             ),
@@ -606,14 +614,41 @@ class ChannelsAPI(_Manager):
         return _CHANNELS.validate_python(body or [])
 
 
-def slack_channels(form_input: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
-    """Whether Slack is configured and which channels it knows, from ``form_input``."""
-    slack = (form_input.get("channels") or {}).get("slack") or {}
-    options: list[str] = []
+def slack_directory(form_input: Mapping[str, Any]) -> SlackDirectory:
+    """What ``GET /api/pulse/form_input`` says about Slack: configured, names and ids.
+
+    The channel field's ``options`` are display-name strings (``"#general"``, ``"@ada"``) in
+    released Metabase, and objects ``{"displayName": "#general", "id": "C0123"}`` since
+    PR #72223 (metabase/metabase src/metabase/pulse/api/pulse.clj, form_input); both are
+    read, by display name. Metabase leaves the ``slack`` key out for sandboxed or
+    impersonated users; then ``configured`` is None (unknown) and the caller falls back.
+    """
+    channels = form_input.get("channels") or {}
+    if not isinstance(channels, Mapping) or "slack" not in channels:
+        return SlackDirectory(configured=None)
+    slack = channels.get("slack") or {}
+    names: list[str] = []
+    ids: dict[str, str] = {}
     for field in slack.get("fields") or []:
-        if isinstance(field, dict) and field.get("name") == "channel":
-            options.extend(str(o) for o in field.get("options") or [])
-    return bool(slack.get("configured")), tuple(options)
+        if not (isinstance(field, dict) and field.get("name") == "channel"):
+            continue
+        for option in field.get("options") or []:
+            if isinstance(option, Mapping):
+                name = option.get("displayName") or option.get("display-name") or option.get("name")
+                if not name:
+                    continue
+                names.append(str(name))
+                if option.get("id"):
+                    ids[str(name)] = str(option["id"])
+            elif option is not None:
+                names.append(str(option))
+    return SlackDirectory(configured=bool(slack.get("configured")), names=tuple(names), ids=ids)
+
+
+def slack_channels(form_input: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
+    """Whether Slack is configured and the display names it knows, from ``form_input``."""
+    directory = slack_directory(form_input)
+    return bool(directory.configured), directory.names
 
 
 def subscriptions_cron(subscriptions: Sequence[Subscription]) -> str | None:

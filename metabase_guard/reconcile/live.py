@@ -24,7 +24,7 @@ from metabase_guard.api.models import (
     ServerVersion,
     User,
 )
-from metabase_guard.api.resources import slack_channels, split_path
+from metabase_guard.api.resources import split_path
 from metabase_guard.errors import ApiError, PermissionDeniedError
 from metabase_guard.reconcile.identity import managed_key
 
@@ -52,6 +52,7 @@ class LiveState:
     slack_configured: bool
     slack_channels: tuple[str, ...]
     mbql5: bool = True
+    slack_ids: Mapping[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
     _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
@@ -187,7 +188,8 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
                 for other in futures.values():
                     other.cancel()
                 raise
-    slack_ok, channels = slack_channels(results["form"])
+    slack = client.slack(results["form"])
+    warnings.extend(w for w in (slack.limit, client.version_warning) if w)
     email_ok = properties.email_configured or bool(
         ((results["form"].get("channels") or {}).get("email") or {}).get("configured")
     )
@@ -205,8 +207,9 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         groups=list(results["groups"]),
         webhooks=list(results["webhooks"]),
         email_configured=email_ok,
-        slack_configured=slack_ok,
-        slack_channels=channels,
+        slack_configured=slack.configured is not False,
+        slack_channels=slack.names,
+        slack_ids=dict(slack.ids),
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
         unreadable=frozenset(unreadable),

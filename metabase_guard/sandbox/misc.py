@@ -480,53 +480,72 @@ def update_channel(sb: Sandbox, req: Request) -> Reply:
 
 
 # ------------------------------------------------------------------------------ form_input
+def slack_options(store: Store) -> list[Any]:
+    """The Slack channel field's ``options``: display names, or objects with the Slack id.
+
+    metabase/metabase src/metabase/pulse/api/pulse.clj (form_input): released versions map the
+    cached channels and users to ``:display-name``; since PR #72223 each is
+    ``{:displayName display-name :id id}``, deduplicated by id then by display name.
+    """
+    if not store.slack_objects:
+        return list(store.slack_channels)
+    return [{"displayName": name, "id": store.slack_ids[name]} for name in store.slack_channels]
+
+
+def rename_slack_channel(store: Store, old: str, new: str) -> None:
+    """Emulate a rename in Slack: the display name changes, the Slack id stays."""
+    index = store.slack_channels.index(old)
+    store.slack_channels[index] = new
+    store.slack_ids[new] = store.slack_ids.pop(old)
+
+
 def form_input(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/pulse/form_input``: which channels are configured, Slack channel options.
 
     metabase/metabase src/metabase/pulse/api/pulse.clj (form_input) and the pulse_channel
-    ``channel-types``; ``http.configured`` = an active ``channel/http`` channel exists.
+    ``channel-types``; ``http.configured`` = an active ``channel/http`` channel exists; the
+    ``slack`` key is left out for sandboxed or impersonated users.
     """
     store = sb.store
     slack_ok = bool(store.slack_channels)
-    return ok(
-        {
-            "channels": {
-                "email": {
-                    "type": "email",
-                    "name": "Email",
-                    "allows_recipients": True,
-                    "recipients": ["user", "email"],
-                    "schedules": SCHEDULES,
-                    "configured": store.email_configured(),
-                },
-                "slack": {
-                    "type": "slack",
-                    "name": "Slack",
-                    "allows_recipients": False,
-                    "schedules": SCHEDULES,
-                    "fields": [
-                        {
-                            "name": "channel",
-                            "type": "select",
-                            "displayName": "Post to",
-                            "options": list(store.slack_channels),
-                            "required": True,
-                        }
-                    ],
-                    "configured": slack_ok,
-                },
-                "http": {
-                    "type": "http",
-                    "name": "Webhook",
-                    "allows_recipients": False,
-                    "schedules": SCHEDULES,
-                    "configured": any(
-                        c["active"] and c["type"] == "channel/http" for c in store.all("channels")
-                    ),
-                },
-            }
-        }
-    )
+    channels: dict[str, Any] = {
+        "email": {
+            "type": "email",
+            "name": "Email",
+            "allows_recipients": True,
+            "recipients": ["user", "email"],
+            "schedules": SCHEDULES,
+            "configured": store.email_configured(),
+        },
+        "slack": {
+            "type": "slack",
+            "name": "Slack",
+            "allows_recipients": False,
+            "schedules": SCHEDULES,
+            "fields": [
+                {
+                    "name": "channel",
+                    "type": "select",
+                    "displayName": "Post to",
+                    "options": slack_options(store),
+                    "required": True,
+                }
+            ],
+            "configured": slack_ok,
+        },
+        "http": {
+            "type": "http",
+            "name": "Webhook",
+            "allows_recipients": False,
+            "schedules": SCHEDULES,
+            "configured": any(
+                c["active"] and c["type"] == "channel/http" for c in store.all("channels")
+            ),
+        },
+    }
+    if _user(req)["id"] in store.sandboxed:
+        del channels["slack"]
+    return ok({"channels": channels})
 
 
 # ------------------------------------------------------------------------------ queries

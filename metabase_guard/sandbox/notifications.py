@@ -99,6 +99,9 @@ def hydrate(store: Store, notification: Row) -> Row:
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
     out = copy.deepcopy(notification)
+    # src/metabase/notification/models.clj (define-after-select :model/Notification):
+    # `internal_id` is removed after every select, so no response carries it.
+    out.pop("internal_id", None)
     out["creator"] = store.user_summary(store.get("users", notification["creator_id"]))
     payload = store.get("notification_cards", notification["payload_id"])
     if payload is not None:
@@ -165,10 +168,11 @@ def _get_or_404(store: Store, notification_id: int) -> Row:
 
 
 # ------------------------------------------------------------------------------ validation
-def validate_body(body: dict[str, Any]) -> None:
+def validate_body(body: dict[str, Any], *, slack_ids: bool = True) -> None:
     """The ``FullyHydratedNotification`` request schema.
 
-    metabase/metabase src/metabase/notification/models.clj.
+    metabase/metabase src/metabase/notification/models.clj. ``slack_ids``: whether a raw-value
+    recipient's closed ``details`` map declares ``channel_id`` (PR #72223; see seed.py).
     """
     errors = Errors()
     field(
@@ -239,11 +243,13 @@ def validate_body(body: dict[str, Any]) -> None:
             handler.get("recipients") if isinstance(handler.get("recipients"), list) else []
         )
         for j, recipient in enumerate(recipients or []):
-            _validate_recipient(errors, recipient, [*where, "recipients", j])
+            _validate_recipient(errors, recipient, [*where, "recipients", j], slack_ids)
     errors.raise_if_any()
 
 
-def _validate_recipient(errors: Errors, recipient: Any, where: list[str | int]) -> None:
+def _validate_recipient(
+    errors: Errors, recipient: Any, where: list[str | int], slack_ids: bool = True
+) -> None:
     # Tagged union on `type` (metabase/metabase src/metabase/notification/models.clj,
     # ::NotificationRecipient).
     if not isinstance(recipient, dict):
@@ -278,7 +284,8 @@ def _validate_recipient(errors: Errors, recipient: Any, where: list[str | int]) 
                 ["missing required key, received: nil"],
             )
         else:
-            for extra in sorted(set(details) - {"value", "channel_id"}):
+            allowed = {"value", "channel_id"} if slack_ids else {"value"}
+            for extra in sorted(set(details) - allowed):
                 errors.add(
                     [*where, "details", extra],
                     "disallowed key",
@@ -595,7 +602,7 @@ def create_notification(sb: Sandbox, req: Request) -> Reply:
     """
     store, user = sb.store, _user(req)
     body = req.json_object()
-    validate_body(body)
+    validate_body(body, slack_ids=store.slack_objects)
     _check_references(store, body, user)
     payload_id = None
     if body["payload_type"] == "notification/card":
@@ -679,7 +686,7 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     if not (superuser or existing["creator_id"] == user["id"]):
         raise forbidden()
     body = req.json_object()
-    validate_body(body)
+    validate_body(body, slack_ids=store.slack_objects)
     _check_references(store, body, user)
     before = hydrate(store, existing)
     body_payload = body.get("payload") if isinstance(body.get("payload"), dict) else None
@@ -843,7 +850,11 @@ def _handler_targets(store: Store, handler: Row) -> list[str]:
                 ):
                     targets.append(member["email"])
         elif recipient["type"] == "notification-recipient/raw-value":
-            targets.append(str((recipient["details"] or {}).get("value")))
+            details = recipient["details"] or {}
+            # PR #72223: at send time the stored Slack id wins over the name, so an alert
+            # survives a rename in Slack.
+            renamed = [n for n, i in store.slack_ids.items() if i == details.get("channel_id")]
+            targets.append(renamed[0] if renamed else str(details.get("value")))
     return targets
 
 

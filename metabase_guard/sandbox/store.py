@@ -74,6 +74,10 @@ class Store:
         self.sessions: dict[str, int] = {}
         self.settings: dict[str, Any] = {}
         self.slack_channels: list[str] = []
+        # Slack ids by display name, and whether form_input lists objects (see seed.py).
+        self.slack_ids: dict[str, str] = {}
+        self.slack_objects = False
+        self.sandboxed: set[int] = set()
         self.warehouses: dict[int, Warehouse] = {}
         # A mapping of tables, or "default" for the shared default warehouse.
         self.database_tables: dict[int, dict[str, dict[str, Any]] | str] = {}

@@ -53,9 +53,13 @@ def demo_seed(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def env(metabase_sandbox_factory: Callable[..., MountedSandbox], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Env:
-    """A demo-seeded sandbox, a copy of alerts/ in a temp dir as cwd, and a CLI runner."""
-    mb = metabase_sandbox_factory(seed=demo_seed())
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        request: pytest.FixtureRequest) -> Env:
+    """A demo-seeded sandbox, a copy of alerts/ in a temp dir as cwd, and a CLI runner.
+
+    Parametrize indirectly with a dict of seed changes (``{"version": "v0.63.1"}``).
+    """
+    mb = metabase_sandbox_factory(seed=demo_seed(**getattr(request, "param", {})))
     alerts = tmp_path / "alerts"
     shutil.copytree(REPO / "alerts", alerts, ignore=shutil.ignore_patterns("*test*"))
     monkeypatch.chdir(tmp_path)
