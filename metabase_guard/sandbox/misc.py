@@ -48,6 +48,7 @@ def register(router: Router) -> None:
     router.add("GET", "/api/permissions/group")(list_groups)
     router.add("GET", "/api/database")(list_databases)
     router.add("GET", "/api/database/:id")(get_database)
+    router.add("GET", "/api/setting")(list_settings)
     router.add("GET", "/api/setting/:key")(get_setting)
     router.add("PUT", "/api/setting/:key")(put_setting)
     router.add("GET", "/api/channel", min_major=51)(list_channels)
@@ -318,6 +319,46 @@ READABLE_SETTINGS = (
     "site-url",
     "site-name",
 )
+
+
+# Defaults and descriptions of the settings the sandbox knows (Metabase's defsetting forms).
+SETTING_INFO: dict[str, tuple[Any, str]] = {
+    "email-configured?": (False, "Check whether Metabase is configured to send emails."),
+    "report-timezone": (None, "Connection timezone to use when executing queries."),
+    "site-name": ("Metabase", "The name used for this instance of Metabase."),
+    "site-url": (None, "This URL is used for things like creating links in emails."),
+    "slack-token-valid?": (False, "Whether the Slack token is valid."),
+    "subscription-allowed-domains": (
+        None, "Allowed email address domain(s) for new Dashboard Subscriptions and Alerts."),
+}
+
+
+def _env_name(key: str) -> str:
+    return "MB_" + "".join(c for c in key.upper().replace("-", "_") if c.isalnum() or c == "_")
+
+
+def list_settings(sb: Sandbox, req: Request) -> Reply:
+    """``GET /api/setting``: every admin-writable setting, sorted by key (superusers).
+
+    metabase/metabase src/metabase/settings/models/setting.clj (admin-writable-settings,
+    user-facing-info): ``key``, ``value`` (null when it is the default), ``is_env_setting``,
+    ``env_name``, ``description``, ``default``.
+    """
+    store = sb.store
+    store.require_superuser(_user(req))
+    out = []
+    for key in sorted(SETTING_INFO):
+        default, description = SETTING_INFO[key]
+        value = store.settings.get(key)
+        out.append({
+            "key": key,
+            "value": None if value == default else value,
+            "is_env_setting": False,
+            "env_name": _env_name(key),
+            "description": description,
+            "default": default,
+        })
+    return ok(out)
 
 
 def get_setting(sb: Sandbox, req: Request) -> Reply:
