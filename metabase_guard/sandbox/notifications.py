@@ -30,6 +30,7 @@ from metabase_guard.sandbox.validation import (
     field,
     received,
 )
+from metabase_guard.sandbox.versions import CREATOR_CHANGE_SINCE, PUT_IDS_FROM_URL_SINCE
 
 if TYPE_CHECKING:
     from metabase_guard.sandbox.app import Router, Sandbox
@@ -56,7 +57,6 @@ RECIPIENT_TYPES = [
 # column with PR #72909 (merged mid-2026, backport closed): here from 0.62 on.
 NOTIFICATION_COMPARE = ("active", "creator_id")
 NOTIFICATION_COMPARE_RELEASED = ("active",)
-CREATOR_CHANGE_SINCE = 62
 PAYLOAD_COMPARE = ("send_condition", "send_once")
 SUBSCRIPTION_COLS = ("notification_id", "type", "event_name", "cron_schedule", "ui_display_type")
 HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", "active")
@@ -670,7 +670,7 @@ def _diff_rows(
 
 
 def update_notification(sb: Sandbox, req: Request) -> Reply:
-    """``PUT /api/notification/:id``, as released Metabase up to 0.61 (before PR #79821).
+    """``PUT /api/notification/:id``, as released Metabase up to 0.63 (before PR #79821).
 
     metabase/metabase src/metabase/notification/api/notification.clj (PUT "/:id"),
     src/metabase/notification/models.clj (notification-update-spec, before-update) and
@@ -689,6 +689,12 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     validate_body(body, slack_ids=store.slack_objects)
     _check_references(store, body, user)
     before = hydrate(store, existing)
+    if store.major >= PUT_IDS_FROM_URL_SINCE:
+        # PR #79821 (notification.clj, PUT "/:id"): the URL id and the stored payload_id win
+        # over the body's, so a body without ids can no longer recreate or orphan anything.
+        body["id"] = existing["id"]
+        if isinstance(body.get("payload"), dict):
+            body["payload"] = {**body["payload"], "id": existing["payload_id"]}
     body_payload = body.get("payload") if isinstance(body.get("payload"), dict) else None
 
     if body.get("id") != existing["id"]:

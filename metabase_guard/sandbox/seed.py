@@ -38,6 +38,7 @@ import yaml
 
 from metabase_guard.sandbox.core import nano_id, now_iso
 from metabase_guard.sandbox.store import ADMIN_GROUP_ID, Store
+from metabase_guard.sandbox.versions import SLACK_OBJECTS_SINCE
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin"
@@ -49,9 +50,9 @@ DEFAULT_SLACK_CHANNELS = ("#general", "#alerts")
 # recipient's details carry the Slack `channel_id`, since PR #72223 (merged 2026-04-09,
 # with #71653). Which release first ships it could not be pinned from the source history
 # available (no api-changelog entry, no backport found); 0.62 is the first major branched
-# after the merge, so the sandbox answers the object form from 0.62 on. The seed's
-# `slack_list` selects either shape at any version, and tests cover both.
-SLACK_OBJECTS_SINCE = 62
+# after the merge, so the sandbox answers the object form from 0.62 on
+# (versions.SLACK_OBJECTS_SINCE). The seed's `slack_list` selects either shape at any
+# version, and tests cover both.
 SLACK_LIST_SHAPES = ("strings", "objects")
 SEED_KEYS = {
     "version",

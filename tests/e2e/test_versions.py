@@ -10,7 +10,7 @@ import pytest
 from metabase_guard.api.models import NEWEST_TESTED_MAJOR
 from metabase_guard.sandbox import Sandbox
 from metabase_guard.sandbox.misc import rename_slack_channel
-from metabase_guard.sandbox.seed import SLACK_OBJECTS_SINCE
+from metabase_guard.sandbox.versions import SLACK_OBJECTS_SINCE
 from tests.e2e.conftest import Env
 
 # One row per version of docs/compatibility.md, 0.62 and 0.63 as people run them now, an
