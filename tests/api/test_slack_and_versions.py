@@ -143,3 +143,27 @@ def test_internal_id_is_never_shown_nor_echoed(metabase_sandbox_factory: Factory
     assert stored.wire()["internal_id"] == "legacy-7"
     assert made.payload is not None
     assert "internal_id" not in merge_alert(stored, _alert(made.payload.card_id, None))
+
+
+def test_a_read_merge_write_sends_no_timestamps_or_hydrations(
+        metabase_sandbox_factory: Factory) -> None:
+    mb = metabase_sandbox_factory(seed=_seed(version="v0.63.1"))
+    client = MetabaseClient(mb.url, api_key=mb.api_key)
+    made = client.notifications.create(_alert(_card(client), None))
+    stored = client.notifications.get(made.id)
+    assert stored.wire()["created_at"] and stored.handlers[0].wire()["created_at"]
+    body = merge_alert(stored, _alert(made.payload.card_id if made.payload else 0, None))
+
+    def keys(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            return set(value) | {k for v in value.values() for k in keys(v)}
+        if isinstance(value, list):
+            return {k for v in value for k in keys(v)}
+        return set()
+
+    found = keys(body)
+    assert not found & {"created_at", "updated_at", "internal_id", "creator", "card",
+                        "channel", "template", "user", "permissions_group"}, found
+    assert body["id"] == made.id and body["handlers"][0]["id"] == stored.handlers[0].id
+    updated = client.notifications.update(made.id, _alert(body["payload"]["card_id"], None))
+    assert updated.id == made.id

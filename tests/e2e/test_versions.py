@@ -94,10 +94,10 @@ def test_a_tested_version_does_not_warn(env: Env) -> None:
 @pytest.mark.parametrize("env", _seeds({"version": "v0.63.1"}), indirect=True)
 def test_unknown_channel_with_the_object_list_names_channels_not_dicts(env: Env) -> None:
     path = env.alerts / "recommender.yaml"
-    path.write_text(path.read_text().replace('"#ml-alerts"', '"#nope"'))
+    path.write_text(path.read_text().replace('"#ml-alerts"', '"#no-such-channel"'))
     result = env.run("plan")
     assert result.code == 1, result.both
-    assert "no Slack channel named '#nope'" in result.both
+    assert "no Slack channel named '#no-such-channel'" in result.both
     assert "#ml-alerts" in result.both
     assert "displayName" not in result.both and "{" not in result.err
 
