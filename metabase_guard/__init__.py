@@ -2,13 +2,17 @@
 
 The Python API does everything the CLI does::
 
+    import os
+
     import metabase_guard as mg
 
     declarations = mg.load(["alerts"])
+    key = os.environ["METABASE_API_KEY"]
     with mg.connect("https://metabase.example.com", api_key=key) as client:
         result = mg.plan(declarations, client)
-        print(mg.render_text(result.plan))
-        mg.apply(result, client)
+        print(mg.render_text(result.plan, findings=result.findings))
+        if not any(f.severity == "error" for f in result.findings):
+            report = mg.apply(result, client)
 """
 
 from metabase_guard._version import __version__

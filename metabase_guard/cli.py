@@ -10,10 +10,15 @@ Data (plans, JSON, YAML) goes to stdout, chatter and errors to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import json
 import logging
+import math
 import os
+import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -26,18 +31,18 @@ from metabase_guard.config import Settings, resolve_settings
 from metabase_guard.errors import (
     ApplyError,
     ConfigError,
-    DeclarationError,
     MetabaseGuardError,
-    ResolveError,
+    UnsafePlanError,
     redact,
 )
 from metabase_guard.lint import Finding, count_by_severity, has_errors
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
-from metabase_guard.reconcile.plan import Change, Thresholds
+from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
+from metabase_guard.render.common import apply_summary
 
-__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "main"]
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "error_document", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -66,12 +71,36 @@ def _err(message: str) -> None:
 # -- argument parsing -----------------------------------------------------------------------
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``nan`` and ``inf`` would wait forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+_CONFIG_HELP = "config file (default: ./metabase-guard.yaml if present)"
+_COLOR_HELP = "colour the output: auto (a terminal, unless NO_COLOR is set), always or never"
+
+
+def _global_args(p: argparse.ArgumentParser, *, default: Any) -> None:
+    """``--debug`` and ``--color``, accepted before and after the command name."""
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="log HTTP requests to stderr; show the traceback of an unexpected error")
+    p.add_argument("--color", "--colour", dest="color", choices=("auto", "always", "never"),
+                   default=default if default is argparse.SUPPRESS else "auto",
+                   help=_COLOR_HELP)
+
+
 def _connection_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("connection")
     g.add_argument("--url", help="Metabase URL (else METABASE_URL, else the config file)")
     g.add_argument("--target", help="a named target from the config file (e.g. staging)")
-    g.add_argument("--config", help="config file (default: ./metabase-guard.yaml if present)")
-    g.add_argument("--timeout", type=float, help="seconds to wait for each answer")
+    g.add_argument("--config", help=_CONFIG_HELP)
+    g.add_argument("--timeout", type=_seconds, help="seconds to wait for each answer")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
 
 
@@ -85,31 +114,39 @@ def _parser() -> argparse.ArgumentParser:
         description="Metabase health-check questions, goal lines and alerts as code.",
     )
     parser.add_argument("--version", action="version", version=f"metabase-guard {__version__}")
-    parser.add_argument("--debug", action="store_true", help="log HTTP requests to stderr")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    _global_args(parser, default=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_args(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check declarations offline (no server)")
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = add("validate", help="check declarations offline (no server)")
     _paths_arg(p)
-    p.add_argument("--config")
+    p.add_argument("--config", help=_CONFIG_HELP)
     p.add_argument("--target", help="a named target from the config file")
     p.add_argument("--strict", action="store_true", help="lint warnings are errors")
 
-    p = sub.add_parser("plan", help="show what apply would change (never writes)")
+    p = add("plan", help="show what apply would change (never writes)")
     _paths_arg(p)
     _connection_args(p)
     p.add_argument("--prune", action="store_true", help="plan deletes of undeclared objects")
+    p.add_argument("--only", action="append", default=[], metavar="KEY",
+                   help="only this question (its card, alerts and collections; repeatable)")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--out", help="save the plan (JSON, with its checksum) for apply --plan")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 0 with no changes, 2 with changes, 1 on error")
     p.add_argument("--strict", action="store_true", help="lint warnings are errors")
 
-    p = sub.add_parser("apply", help="make Metabase match the declarations")
+    p = add("apply", help="make Metabase match the declarations")
     _paths_arg(p)
     _connection_args(p)
     p.add_argument("--prune", action="store_true",
                    help="archive managed cards and deactivate managed alerts no longer declared")
+    p.add_argument("--only", action="append", default=[], metavar="KEY",
+                   help="only this question (its card, alerts and collections; repeatable)")
     p.add_argument("--yes", "--auto-approve", dest="yes", action="store_true",
                    help="do not ask for confirmation")
     p.add_argument("--plan", dest="saved_plan", help="apply only if this saved plan still holds")
@@ -118,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print the plan and report as JSON")
 
-    p = sub.add_parser("import", help="write declarations for existing cards and adopt them")
+    p = add("import", help="write declarations for existing cards and adopt them")
     _connection_args(p)
     p.add_argument("--card", type=int, action="append", default=[], help="card id (repeatable)")
     p.add_argument("--key", help="the declaration key to give the one --card (default: from "
@@ -126,11 +163,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", action="append", default=[], help="collection path")
     p.add_argument("--all-alerts", action="store_true", help="every card that has alerts")
     p.add_argument("--out", help="write the YAML here (default: stdout)")
+    p.add_argument("--schema", metavar="FILE", default="metabase-guard.schema.json",
+                   help="the JSON Schema the --out file's first line points editors at; "
+                        "written if missing (default: %(default)s)")
     p.add_argument("--no-adopt", action="store_true",
                    help="only write YAML; do not mark the cards or take over their alerts")
     p.add_argument("--yes", action="store_true", help="do not ask before adopting")
 
-    p = sub.add_parser("check", help="run each question now (read-only) and show what its "
+    p = add("check", help="run each question now (read-only) and show what its "
                        "alerts would do")
     _paths_arg(p)
     _connection_args(p)
@@ -139,22 +179,38 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 2 when any alert would send now (1 stays: a broken alert)")
     p.add_argument("--concurrency", type=int, help="queries run at once (default 4)")
 
-    p = sub.add_parser("test", help="run the offline alert tests (files with 'tests:')")
+    p = add("test", help="run the offline alert tests (files with 'tests:')")
     _paths_arg(p)
-    p.add_argument("--config")
+    p.add_argument("--config", help=_CONFIG_HELP)
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
 
-    sub.add_parser("schema", help="print the JSON Schema of the declaration format")
+    p = add("show", help="what is managed on the instance, or a saved plan (show plan.json)")
+    p.add_argument("saved_plan", nargs="?", metavar="PLAN",
+                   help="a plan saved by plan --out: render it again (no server needed)")
+    _connection_args(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    p = sub.add_parser("demo", help="run the whole loop against an in-process sandbox")
+    p = add("schema", help="print the JSON Schema of the declaration format")
+    p.add_argument("--out", metavar="FILE",
+                   help="write it to FILE instead (for editors: see docs/integrations.md)")
+
+    p = add("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+
+    p = add("demo", help="run the whole loop against an in-process sandbox")
     p.add_argument("paths", nargs="*", help="declarations (default: the bundled examples)")
 
-    p = sub.add_parser("sandbox", help="run the Metabase emulator in the foreground")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--api-key", default="mb_sandbox_admin_key")
-    p.add_argument("--version-tag", default="v0.61.2")
-    p.add_argument("--seed", help="YAML seed file")
+    p = add("sandbox", help="run the Metabase emulator in the foreground")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=3000,
+                   help="port to listen on (default 3000; 0 picks a free one)")
+    p.add_argument("--api-key", default="mb_sandbox_admin_key",
+                   help="the admin API key the sandbox accepts (default mb_sandbox_admin_key)")
+    p.add_argument("--version-tag", default="v0.61.2",
+                   help="the Metabase version the sandbox reports (default v0.61.2)")
+    p.add_argument("--seed", help="YAML seed file, or 'demo' for the seed of the demo and "
+                                  "docs/getting-started.md (default: the built-in seed)")
     return parser
 
 
@@ -245,12 +301,37 @@ def _report_findings(findings: Sequence[Finding], *, show: bool = True) -> bool:
     return False
 
 
-def _render(result: engine.PlanResult, fmt: str, colour: bool) -> str:
+def _render(plan: Plan, findings: Sequence[Finding], fmt: str, colour: bool) -> str:
     if fmt == "json":
-        return render_json(result.plan, findings=result.findings)
+        return render_json(plan, findings=findings)
     if fmt == "markdown":
-        return render_markdown(result.plan, findings=result.findings)
-    return render_text(result.plan, colour=colour, findings=result.findings)
+        return render_markdown(plan, findings=findings)
+    return render_text(plan, colour=colour, findings=findings)
+
+
+def _only(args: argparse.Namespace, result: engine.PlanResult) -> engine.PlanResult:
+    """``--only KEY``: the plan cut down to those questions (reconcile.target)."""
+    if not args.only:
+        return result
+    from metabase_guard.reconcile.target import restrict
+
+    return dataclasses.replace(result, plan=restrict(result.plan, result.desired, args.only))
+
+
+def _threshold_warning(result: engine.PlanResult, settings: Settings) -> str | None:
+    """Why ``apply`` would refuse this plan without ``--force``, or None."""
+    try:
+        result.plan.raise_if_unsafe(_thresholds(settings))
+    except UnsafePlanError as exc:
+        return f"apply would stop on this plan: {exc}"
+    return None
+
+
+def _save(result: engine.PlanResult, path: str) -> None:
+    try:
+        engine.save_plan(result, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -258,14 +339,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
-        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings),
-                             strict=args.strict)
+        result = _only(args, engine.plan(declarations, client, prune=args.prune,
+                                         defaults=_defaults(settings), strict=args.strict))
         log.debug("plan read the instance in %d requests", client.request_count)
-    sys.stdout.write(_render(result, args.format, _use_colour(args.color, sys.stdout)))
+    warning = _threshold_warning(result, settings)
+    output = _render(result.plan, result.findings, args.format,
+                     _use_colour(args.color, sys.stdout))
+    if warning and args.format == "markdown":
+        output += f"\n> ⚠️ **Warning:** {warning}\n"
+    sys.stdout.write(output)
+    if warning:
+        _err(f"Warning: {warning}")
     if _report_findings(result.findings, show=False):
         return EXIT_ERROR
     if args.out:
-        engine.save_plan(result, args.out)
+        _save(result, args.out)
         _err(f"Saved the plan to {args.out} (checksum {result.plan.checksum[:12]}).")
     if args.detailed_exitcode and not result.plan.is_empty:
         return EXIT_CHANGES
@@ -282,38 +370,73 @@ def _confirm(prompt: str) -> bool:
     return answer.strip() == "yes"
 
 
-def _progress(colour: bool) -> Callable[[Change, str, str | None], None]:
-    def show(change: Change, status: str, error: str | None) -> None:
+_REQUEST_SUFFIX = re.compile(r" \((?:GET|POST|PUT|DELETE) [^ )]*\)$")
+
+
+class _Progress:
+    """The apply progress lines, one whole line at a time from any worker thread, counted.
+
+    It also remembers what finished, so an interrupted apply can say what was done.
+    """
+
+    def __init__(self, total: int, *, show: bool) -> None:
+        self.total = total
+        self.show = show
+        self.done: list[Change] = []
+        self.failed: list[tuple[Change, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, change: Change, status: str, error: str | None) -> None:
         if status == "start":
             return
-        verb = {"create": "created", "update": "updated", "delete": "deleted"}[change.action]
-        if change.kind == "alert" and change.action == "delete":
-            verb = "deactivated"
-        if change.kind == "card" and change.action == "delete":
-            verb = "archived"
-        line = f"{change.address}: {verb}" if status == "done" else (
-            f"{change.address}: FAILED: {error}"
-        )
-        _err(("  " if status == "done" else "! ") + line)
-    return show
+        with self._lock:
+            if status == "done":
+                self.done.append(change)
+            else:
+                self.failed.append((change, error or "failed"))
+            if not self.show:
+                return
+            count = len(self.done) + len(self.failed)
+            width = len(str(self.total))
+            counter = f"[{count:>{width}}/{self.total}]"
+            if status == "done":
+                _err(f"  {counter} {change.address}: {_verb(change)}")
+            else:
+                _err(f"! {counter} {change.address}: FAILED: {error}")
 
 
-def _summary(report: ApplyReport) -> str:
-    counts = {"create": 0, "update": 0, "delete": 0}
-    for change in report.done:
-        counts[change.action] += 1
-    return (f"{counts['create']} added, {counts['update']} changed, {counts['delete']} "
-            f"destroyed ({report.requests} requests)")
+def _verb(change: Change) -> str:
+    if change.kind == "alert" and change.action == "delete":
+        return "deactivated"
+    if change.kind == "card" and change.action == "delete":
+        return "archived"
+    return {"create": "created", "update": "updated", "delete": "deleted"}[change.action]
+
+
+def _unfinished(failed: Sequence[tuple[Change, str]], not_attempted: Sequence[Change]) -> None:
+    """List what failed (one line per distinct error) and what was not attempted."""
+    by_error: dict[str, list[str]] = {}
+    for change, error in failed:
+        # "Metabase is down" once, not once per write in flight to a different endpoint
+        by_error.setdefault(_REQUEST_SUFFIX.sub("", error), []).append(change.address)
+    for error, addresses in by_error.items():
+        if len(addresses) == 1:
+            _err(f"  failed: {addresses[0]}: {error}")
+        else:
+            _err(f"  failed ({len(addresses)}): {', '.join(addresses)}: {error}")
+    for change in not_attempted:
+        _err(f"  not attempted: {change.address}")
+    _err("Nothing was rolled back. Run apply again to finish: it picks up what was done.")
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """``apply``: re-plan, confirm, write, summarise."""
     settings = _settings(args)
     declarations = engine.load(settings.paths)
-    colour = _use_colour(args.color, sys.stderr)
     expected = engine.read_saved_plan(args.saved_plan)["checksum"] if args.saved_plan else None
     with _client(settings) as client:
-        result = engine.plan(declarations, client, prune=args.prune, defaults=_defaults(settings))
+        result = _only(args, engine.plan(declarations, client, prune=args.prune,
+                                         defaults=_defaults(settings)))
         if args.format == "text":
             sys.stdout.write(render_text(result.plan, colour=_use_colour(args.color,
                                                                          sys.stdout),
@@ -339,6 +462,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             ):
                 _err("Apply cancelled.")
                 return EXIT_ERROR
+        progress = _Progress(len(result.plan.changes), show=args.format == "text")
         try:
             report = engine.apply(
                 result,
@@ -347,23 +471,26 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 thresholds=_thresholds(settings),
                 force=True,  # checked above, before asking
                 expected_checksum=expected,
-                progress=_progress(colour) if args.format == "text" else None,
+                progress=progress,
             )
         except ApplyError as exc:
             failed: ApplyReport = exc.report
             if args.format == "json":
                 print(json.dumps({"plan": result.plan.to_dict(), "report": failed.to_dict()},
                                  indent=2))
-            _err(f"\nApply failed: {_summary(failed)}.")
-            for change, error in failed.failed:
-                _err(f"  failed: {change.address}: {error}")
-            for change in failed.not_attempted:
-                _err(f"  not attempted: {change.address}")
-            _err("Nothing was rolled back. Run apply again to finish: it picks up what was done.")
+            _err(f"\nApply failed: {apply_summary(failed.done, failed.requests)}.")
+            _unfinished(failed.failed, failed.not_attempted)
             return EXIT_ERROR
+        except KeyboardInterrupt:
+            finished = {c.address for c in progress.done} | {c.address for c, _ in
+                                                              progress.failed}
+            rest = [c for c in result.plan.changes if c.address not in finished]
+            _err(f"\nApply interrupted: {apply_summary(progress.done)}.")
+            _unfinished(progress.failed, rest)
+            return EXIT_INTERRUPTED
     if args.format == "json":
         print(json.dumps({"plan": result.plan.to_dict(), "report": report.to_dict()}, indent=2))
-    _err(f"\nApply complete! {_summary(report)}.")
+    _err(f"\nApply complete! {apply_summary(report.done, report.requests)}.")
     return EXIT_OK
 
 
@@ -397,11 +524,40 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_ERROR if report.failed else EXIT_OK
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """``show``: the managed cards and alerts of the instance, or a saved plan again."""
+    from metabase_guard.reconcile.live import read_live
+    from metabase_guard.render.show import inventory, plan_from_dict, render_inventory
+
+    if args.saved_plan:
+        plan = plan_from_dict(engine.read_saved_plan(args.saved_plan), source=args.saved_plan)
+        sys.stdout.write(_render(plan, (), args.format, _use_colour(args.color, sys.stdout)))
+        return EXIT_OK
+    settings = _settings(args)
+    with _client(settings) as client:
+        live = read_live(client)
+        url = client.url
+    sys.stdout.write(render_inventory(inventory(live), url=url, timezone=live.report_timezone,
+                                      fmt=args.format))
+    return EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """``completion``: the shell completion script, made from this parser."""
+    from metabase_guard.completion import completion_script
+
+    sys.stdout.write(completion_script(_parser(), args.shell))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """``schema``: print the JSON Schema of the declaration format."""
-    from metabase_guard.spec.loader import json_schema
+    from metabase_guard.editor import schema_text, write_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    if args.out:
+        _err(f"Wrote the JSON Schema to {write_schema(args.out)}.")
+    else:
+        print(schema_text(), end="")
     return EXIT_OK
 
 
@@ -423,9 +579,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``sandbox``: serve the Metabase emulator until interrupted."""
-    from metabase_guard.sandbox import run_foreground
+    from metabase_guard.sandbox import DEMO_SEED, run_foreground
 
-    return run_foreground(args.host, args.port, args.api_key, args.version_tag, args.seed)
+    seed = DEMO_SEED if args.seed == "demo" else args.seed
+    try:
+        return run_foreground(args.host, args.port, args.api_key, args.version_tag, seed)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise ConfigError(
+                f"cannot listen on {args.host}:{args.port}: {exc.strerror}; is another sandbox "
+                "or Metabase using it? pass another --port (0 picks a free one)"
+            ) from None
+        raise
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -435,7 +600,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "test": cmd_test,
     "import": cmd_import,
+    "show": cmd_show,
     "schema": cmd_schema,
+    "completion": cmd_completion,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
 }
@@ -459,15 +626,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
-    except (DeclarationError, ResolveError) as exc:
-        _err(f"Error: {exc}")
-        return EXIT_ERROR
     except MetabaseGuardError as exc:
         _err(f"Error: {exc}")
+        _error_document(args, exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         _err("Interrupted.")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (``schema | head -1``): not an error; keep Python's exit-time
+        # flush of stdout from failing again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:  # the machine, not metabase-guard: a full disk, a closed terminal
+        _err(f"Error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return EXIT_ERROR
     except Exception as exc:  # a bug: say so, without leaking secrets
         if args.debug:
             import traceback
@@ -477,3 +651,30 @@ def main(argv: Sequence[str] | None = None) -> int:
              "This is a bug in metabase-guard; rerun with --debug for the traceback and "
              "please report it.")
         return EXIT_UNEXPECTED
+
+
+def error_document(exc: MetabaseGuardError) -> dict[str, Any]:
+    """An error as the JSON object ``--format json`` prints on stdout: ``error``, ``problems``."""
+    first = str(exc).split("\n", 1)[0]
+    problems = [
+        {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+        for p in getattr(exc, "problems", ())
+    ]
+    return {"error": redact(first), "kind": type(exc).__name__, "problems": problems}
+
+
+def _error_document(args: argparse.Namespace, exc: MetabaseGuardError) -> None:
+    """With ``--format json`` or ``markdown``, stdout gets the error too (for a PR bot)."""
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        print(json.dumps(error_document(exc), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        doc = error_document(exc)
+        lines = [f"### metabase-guard {args.command} failed", "", f"**Error:** {doc['error']}"]
+        if doc["problems"]:
+            lines.append("")
+            for p in doc["problems"]:
+                where = p["file"] if p["line"] is None else f"{p['file']}:{p['line']}"
+                field = f" `{p['field']}`:" if p["field"] else ""
+                lines.append(f"- `{where}`{field} {p['message']}")
+        print(redact("\n".join(lines)))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import hmac
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -37,13 +38,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from metabase_guard.errors import ConfigError
+from metabase_guard.errors import ConfigError, register_secret
 from metabase_guard.spec import yamlio
 
 __all__ = ["DEFAULT_CONFIG", "SecretValue", "Settings", "resolve_settings"]
 
 #: The config file looked up in the current directory when ``--config`` is not given.
 DEFAULT_CONFIG = "metabase-guard.yaml"
+
+log = logging.getLogger("metabase_guard.config")
 
 
 class SecretValue:
@@ -296,11 +299,28 @@ def resolve_settings(
             continue
         values[name] = list(value) if name in ("paths", "default_email", "default_slack") else value
 
+    for name in ("api_key", "username", "password"):
+        secret = values.get(name)
+        if isinstance(secret, str) and secret != secret.strip():
+            _strip_notice(name, values.get(f"{name}_env", getattr(Settings, f"{name}_env")),
+                          secret)
+            values[name] = secret.strip() or None
     for name in ("api_key", "password"):
         secret = values.get(name)
         if isinstance(secret, str):
             values[name] = SecretValue(secret)
     return _check(Settings(**values, target=target, config_file=config_file))
+
+
+def _strip_notice(name: str, variable: str, raw: str) -> None:
+    """Say once that a credential had whitespace around it (a pasted CI secret's newline).
+
+    Both forms are registered for redaction first: requests would quote the raw one, escaped,
+    in its error about an invalid header value.
+    """
+    if name != "username":
+        register_secret(raw)
+    log.warning("%s had whitespace around it (a trailing newline?); it was stripped", variable)
 
 
 def _check(settings: Settings) -> Settings:

@@ -15,6 +15,7 @@ from metabase_guard import engine
 from metabase_guard.errors import ConfigError
 from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.render import render_text
+from metabase_guard.render.common import apply_summary
 from metabase_guard.sandbox import Sandbox, serve
 
 __all__ = ["DEMO_API_KEY", "run_demo"]
@@ -43,8 +44,11 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
         server.url, api_key=DEMO_API_KEY
     ) as client:
         print(f"metabase-guard demo: a Metabase sandbox is running at {server.url}")
-        print(f"Declarations: {', '.join(declarations.files)} "
-              f"({len(declarations.questions)} questions)")
+        with_questions = {declarations.locate(q.key).file for q in declarations.questions}
+        tests = [f for f in declarations.files if f not in with_questions]
+        print(f"Declarations: {', '.join(f for f in declarations.files if f in with_questions)} "
+              f"({len(declarations.questions)} questions)"
+              + (f"; alert tests (not used here): {', '.join(tests)}" if tests else ""))
 
         _step("1. plan: what would change")
         result = engine.plan(declarations, client)
@@ -52,7 +56,7 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
 
         _step("2. apply")
         report = engine.apply(result, client)
-        print(f"Applied {len(report.done)} changes in {report.requests} requests.")
+        print(f"Apply complete! {apply_summary(report.done, report.requests)}.")
 
         _step("3. plan again: nothing to do")
         again = engine.plan(declarations, client)
@@ -78,7 +82,12 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
         print(render_text(drift.plan, colour=colour), end="")
 
         _step("5. apply reverts the drift")
-        engine.apply(drift, client)
+        reverted = engine.apply(drift, client)
+        for change in reverted.done:
+            print(f"  {change.address}: updated" if change.action == "update" else
+                  f"  {change.address}: {change.action}d")
+        print(f"Apply complete! {apply_summary(reverted.done, reverted.requests)}.")
+        print("\nplan once more:")
         final = engine.plan(declarations, client)
         print(render_text(final.plan, colour=colour), end="")
         return 0 if final.plan.is_empty else 1

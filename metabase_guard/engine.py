@@ -38,6 +38,7 @@ from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
 from metabase_guard.reconcile.desired import Defaults, DesiredCard, resolve
 from metabase_guard.reconcile.diff import make_plan
 from metabase_guard.reconcile.live import LiveState, read_live
+from metabase_guard.reconcile.moved import moved_live, with_moves
 from metabase_guard.reconcile.plan import Plan, Thresholds
 from metabase_guard.spec.loader import Declarations, load_declarations
 
@@ -108,9 +109,11 @@ def plan(
 
     ``result.findings`` holds the lint findings; ``strict`` turns warnings into errors.
     """
-    live = read_live(client)
+    read = read_live(client)
+    live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
     desired = resolve(declarations, live, defaults)
-    made = make_plan(desired, live, url=client.url, prune=prune)
+    made = with_moves(make_plan(desired, live, url=client.url, prune=prune), read, desired,
+                      declarations.moves)
     findings = lint_declarations(declarations, burst=False) + lint_live(
         declarations, desired, live, made, allowed_domains=_allowed_domains(client, desired, live)
     )

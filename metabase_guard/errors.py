@@ -27,6 +27,7 @@ and :func:`redact` is applied to every body excerpt kept here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +63,16 @@ def register_secret(value: str | None) -> None:
     """Remember a credential so that :func:`redact` can blank it out of any text.
 
     The client registers its API key, password and session token as soon as it learns them.
+    Every form the value can take in a message is registered: as given, without surrounding
+    whitespace (a CI secret pasted with a trailing newline), and escaped the way ``repr()``
+    and JSON write it (requests quotes a header value it refuses, newline escaped).
     """
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+    if not value:
+        return
+    for form in {value, value.strip()}:
+        for shown in (form, repr(form)[1:-1], json.dumps(form)[1:-1]):
+            if len(shown) >= 4:
+                _SECRETS.add(shown)
 
 
 def redact(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,12 @@ from metabase_guard.api.models import Card, Notification
 from metabase_guard.api.query import read_native
 from metabase_guard.api.resources import split_path
 from metabase_guard.config import Settings
-from metabase_guard.errors import ConfigError, MetabaseGuardError, PermissionDeniedError
+from metabase_guard.errors import (
+    ConfigError,
+    MetabaseGuardError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from metabase_guard.reconcile.desired import GRAPH_DISPLAYS, alert_view_of, card_view_of
 from metabase_guard.reconcile.identity import compose_description, managed_key, user_description
 from metabase_guard.reconcile.live import LiveState, read_live
@@ -186,6 +192,19 @@ def adopt(client: MetabaseClient, live: LiveState, result: ImportResult) -> list
     return done
 
 
+def _no_cards_in(live: LiveState, path: str) -> str:
+    """Why ``--collection PATH`` chose nothing, with the collections that do hold cards."""
+    holding = sorted({live.collection_path(c.collection_id) for c in live.cards} - {""})
+    known = {live.collection_path(c.id) for c in live.collections if isinstance(c.id, int)}
+    head = (f"--collection {path!r}: the collection has no cards" if path in known else
+            f"--collection {path!r}: no such collection")
+    if not holding:
+        return head + "; no collection holds a card"
+    shown = ", ".join(holding[:20]) + (f" and {len(holding) - 20} more" if len(holding) > 20
+                                       else "")
+    return f"{head}; collections with cards: {shown} (paths like Team/Recs)"
+
+
 def run_import(
     client: MetabaseClient,
     args: argparse.Namespace,
@@ -205,14 +224,24 @@ def run_import(
     by_id = {c.id: c for c in live.cards}
     chosen: dict[int, Card] = {}
     for card_id in args.card:
-        card = by_id.get(card_id) or client.cards.get(card_id)
+        try:
+            card = by_id.get(card_id) or client.cards.get(card_id)
+        except NotFoundError:
+            raise ConfigError(
+                f"--card {card_id}: there is no card #{card_id} on {client.url} (the number is "
+                "the one in the card's URL, /question/ID-...)"
+            ) from None
         chosen[card.id] = card
     for path in args.collection:
         wanted = "/".join(split_path(path))
+        found = False
         for card in live.cards:
             here = live.collection_path(card.collection_id)
             if here == wanted or here.startswith(wanted + "/"):
                 chosen[card.id] = card
+                found = True
+        if not found:
+            raise ConfigError(_no_cards_in(live, wanted or path))
     if args.all_alerts:
         with_alerts = {n.payload.card_id for n in live.notifications if n.active and n.payload}
         for card_id in with_alerts:
@@ -230,7 +259,16 @@ def run_import(
         return 1
     text = dump_yaml(result.questions)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from metabase_guard.editor import schema_comment, write_schema
+
+        schema_file = Path(getattr(args, "schema", None) or "metabase-guard.schema.json")
+        if not schema_file.exists():
+            say(f"Wrote the JSON Schema to {write_schema(schema_file)} (for editors).")
+        try:
+            Path(args.out).write_text(schema_comment(args.out, schema_file) + text,
+                                      encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         say(f"Wrote {len(result.questions)} question(s) to {args.out}.")
     else:
         print(text, end="")
@@ -241,6 +279,10 @@ def run_import(
     if pending or foreign:
         prompt = (f"\nAdopt {len(pending)} card(s) and {len(foreign)} alert(s) so that "
                   "metabase-guard manages them? Only 'yes' is accepted: ")
+        if not args.yes and not sys.stdin.isatty():
+            say("Not adopted: no terminal to ask on; rerun with --yes to adopt, or with "
+                "--no-adopt to only write the YAML.")
+            return 1
         if not args.yes and not confirm(prompt):
             say("Not adopted: the YAML was written, but plan will offer to create new cards.")
             return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,14 @@ def _options(parser: argparse.ArgumentParser) -> set[str]:
 def test_cli_doc_names_every_command_and_flag() -> None:
     text = CLI_DOC.read_text(encoding="utf-8")
     parser = cli._parser()
-    missing = [f"`{o}`" for o in _options(parser) if f"`{o}" not in text]
+    global_flags = _options(parser)  # accepted after any command too; documented once
+    missing = [f"`{o}`" for o in global_flags if f"`{o}" not in text]
     for name, sub in _subparsers(parser).items():
         if f"## `{name}`" not in text:
             missing.append(f"section ## `{name}`")
         section = text.split(f"## `{name}`", 1)[-1].split("\n## ", 1)[0]
-        missing += [f"{name} `{o}`" for o in sorted(_options(sub)) if f"`{o}" not in section]
+        missing += [f"{name} `{o}`" for o in sorted(_options(sub) - global_flags)
+                    if f"`{o}" not in section]
     assert not missing, f"not in docs/cli.md: {missing}"
 
 
@@ -124,6 +127,123 @@ def test_cli_doc_lists_every_exit_code() -> None:
     for code in (cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_CHANGES, cli.EXIT_UNEXPECTED,
                  cli.EXIT_INTERRUPTED):
         assert re.search(rf"^\|\s*{code}\s*\|", text, re.MULTILINE), code
+
+
+# -- examples in the docs run as documented -------------------------------------------------
+
+
+def _python_blocks(path: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", path.read_text(encoding="utf-8"),
+                      re.MULTILINE | re.DOTALL)
+
+
+def test_the_sandbox_doc_example_test_passes_beside_the_repos_alerts(tmp_path: Path) -> None:
+    """docs/sandbox.md's tests/test_deploy.py, run as a user would: in a project with alerts/."""
+    import shutil
+    import subprocess
+    import sys
+
+    [example] = [b for b in _python_blocks(DOCS / "sandbox.md") if "def test_deploy" in b]
+    shutil.copytree(REPO / "alerts", tmp_path / "alerts")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_deploy.py").write_text(example, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "metabase_guard.sandbox.pytest_plugin",
+         "-p", "no:cacheprovider", "tests/test_deploy.py"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"\b\d+ passed", run.stdout)
+
+
+def test_the_readme_python_snippet_runs(
+    metabase_sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    from metabase_guard.sandbox import DEMO_SEED
+
+    [snippet] = _python_blocks(REPO / "README.md")
+    mb = metabase_sandbox_factory(seed=DEMO_SEED)
+    shutil.copytree(REPO / "alerts", tmp_path / "alerts")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
+    exec(compile(snippet.replace("https://metabase.example.com", mb.url), "README.md", "exec"),
+         {})
+    out = capsys.readouterr().out
+    assert "Plan: " in out and "changes applied" in out
+
+
+def test_getting_started_is_followable_on_the_sandbox_alone(
+    metabase_sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Steps 2-6 of docs/getting-started.md on `sandbox --seed demo`: the quoted outputs hold."""
+    from metabase_guard.sandbox import DEMO_SEED
+
+    guide = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    [declaration] = re.findall(r"create `alerts/runs.yaml`:\n\n```yaml\n(.*?)```", guide,
+                               re.DOTALL)
+    mb = metabase_sandbox_factory(seed=DEMO_SEED)
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "runs.yaml").write_text(declaration, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("METABASE_URL", mb.url)
+    monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
+
+    def run(*argv: str, code: int = 0) -> str:
+        capsys.readouterr()
+        assert cli.main(list(argv)) == code, argv
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    assert "OK: 1 question(s) with 1 alert(s) in 1 file(s)." in run("validate")
+    assert "OK: 1 question(s) with 1 alert(s) in 1 file(s)." in guide
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in run("plan")
+    applied = run("apply", "--yes")
+    for line in applied.splitlines():
+        if line.startswith(("  [", "Apply complete!")):
+            assert line in guide, line
+    assert "No changes. Metabase matches the declarations." in run("plan")
+    checked = run("check", code=0)
+    for line in checked.splitlines()[2:4]:
+        assert line in guide, line
+    (tmp_path / "alerts" / "runs.yaml").write_text(
+        declaration.replace('at: "08:00"', "at: 8am"), encoding="utf-8")
+    error = run("validate", code=1).splitlines()[1]
+    assert error in guide, error
+
+
+def _yaml_blocks(path: Path) -> list[Any]:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    return [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", text,
+                                                   re.MULTILINE | re.DOTALL)]
+
+
+def test_ci_workflows_give_the_key_only_to_jobs_that_talk_to_metabase() -> None:
+    workflows = [b for b in _yaml_blocks(DOCS / "ci.md")
+                 if isinstance(b, dict) and "jobs" in b]
+    assert len(workflows) >= 2
+    for workflow in workflows:
+        assert "METABASE_API_KEY" not in (workflow.get("env") or {}), "workflow-level key"
+        for name, job in workflow["jobs"].items():
+            steps = " ".join(str(step.get("run", "")) for step in job.get("steps", []))
+            talks = any(f"metabase-guard {c}" in steps for c in ("plan", "apply", "check"))
+            assert ("METABASE_API_KEY" in (job.get("env") or {})) == talks, name
+            assert "metabase-guard==" not in steps, f"{name}: install from MG_PIP_SPEC"
+
+
+def test_docs_quote_the_exit_code_of_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "--no-such-flag"]) == cli.EXIT_ERROR
+    capsys.readouterr()
+    for doc in ("cli.md", "ci.md"):
+        text = (DOCS / doc).read_text(encoding="utf-8")
+        assert not re.search(r"usage error[^.]*exits? \**2", text), doc
+    assert "exits **1**" in CLI_DOC.read_text(encoding="utf-8")
 
 
 # -- plan-formats.md against the plan's JSON -------------------------------------------------
@@ -203,3 +323,5 @@ def test_relative_links_resolve(source: Path, target: str) -> None:
 def test_docs_name_no_path_of_a_build_machine(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"(?<![\w.])/(work|tmp|home|Users)/", text)
+    # a note of the team, not in the repository: cite Metabase's source files instead
+    assert "metabase-api.md" not in text

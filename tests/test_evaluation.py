@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -326,3 +327,56 @@ def test_progress_value_column_chosen() -> None:
 )
 def test_format_number(value: float, text: str) -> None:
     assert format_number(value) == text
+
+
+# -- survivors of the mutation run (docs/testing.md) ----------------------------------------------
+
+
+def test_base_types_are_inferred_from_the_values() -> None:
+    from metabase_guard.evaluation import _infer_base_type as infer
+
+    assert infer([]) is None and infer([None, None]) is None
+    assert infer([1, None, 2]) == "type/Integer"
+    assert infer([True, False]) == "type/Boolean"  # a bool is not an integer here
+    assert infer([1, 2.5]) == "type/Float"
+    assert infer(["a", None]) == "type/Text"
+    assert infer(["a", 1]) == "type/*"
+
+
+@pytest.mark.parametrize(
+    ("numeric", "index"),
+    [
+        ([True, True, True], 2),
+        ([True, True, False], None),  # three columns, the third not numeric
+        ([False, True], 1),
+        ([True, False], None),
+        ([False, True, True, True], 1),
+        ([False, True, False, True], None),
+        ([True, True, True, False], None),
+        ([True], None),
+    ],
+)
+def test_the_default_goal_column(numeric: list[bool], index: int | None) -> None:
+    from metabase_guard.evaluation import _default_index
+
+    assert _default_index("bar", numeric) == index
+    assert _default_index("progress", numeric) == 0
+
+
+def test_a_progress_goal_read_from_a_column() -> None:
+    from metabase_guard.evaluation import QueryResult, goal_value
+
+    def goal(result: QueryResult, name: str = "target") -> float | None:
+        return goal_value("progress", {"progress.goal": name}, result)
+
+    both = QueryResult(["n", "target"], [[5, 40]])
+    assert goal(both) == 40.0
+    assert goal(both, "Target") == 0.0  # exact, case-sensitive name
+    assert goal(QueryResult(["n", "target"], [])) is None
+    assert goal(QueryResult(["n", "target"], [[5, "Infinity"]],
+                            base_types=[None, "type/Float"])) == math.inf
+    assert goal(QueryResult(["n", "target"], [[5, None]])) == 0.0
+    assert goal(QueryResult(["n", "target"], [[5]])) == 0.0  # a short row
+    assert goal(QueryResult(["n", "target"], [[5, "x"]])) == 0.0  # a text column
+    assert goal(QueryResult(["n", "target"], [[5, 7]],
+                            base_types=["type/Integer", "type/Text"])) == 0.0

@@ -9,11 +9,9 @@ from types import TracebackType
 from typing import Any
 
 from metabase_guard.api.models import (
-    NEWEST_TESTED_MAJOR,
     DeliveryFacts,
     ServerVersion,
     SessionProperties,
-    SlackDirectory,
     User,
     parse_version,
 )
@@ -27,14 +25,21 @@ from metabase_guard.api.resources import (
     NotificationsAPI,
     ServerAPI,
     UsersAPI,
-    slack_directory,
+    slack_channel_ids,
+    slack_channels,
+    slack_status,
 )
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import ApiError, ConfigError, UnsupportedServerError
 
-__all__ = ["NOTIFICATION_API_SINCE", "MetabaseClient"]
+__all__ = ["NEWEST_TESTED", "NOTIFICATION_API_SINCE", "SLACK_CHANNEL_IDS_SINCE", "MetabaseClient"]
 
 NOTIFICATION_API_SINCE = 54
+# The newest Metabase major docs/compatibility.md describes and the sandbox emulates.
+NEWEST_TESTED = 63
+# Slack channel ids (form_input objects, recipient details.channel_id) came with one change,
+# metabase/metabase PR #72223; the first release is inferred, see docs/compatibility.md.
+SLACK_CHANNEL_IDS_SINCE = 61
 
 
 class MetabaseClient:
@@ -140,6 +145,64 @@ class MetabaseClient:
         known = self.version.at_least(MBQL5_SINCE)
         return True if known is None else known
 
+    def compatibility_warnings(self) -> list[str]:
+        """At most one sentence: the instance is newer than metabase-guard was tested on.
+
+        A newer Metabase is never refused; the plan is still computed and shown.
+        """
+        known = self.version.at_least(NEWEST_TESTED + 1)
+        if not known:
+            return []
+        return [
+            f"Metabase {self.version} is newer than the newest version metabase-guard was "
+            f"tested on (0.{NEWEST_TESTED}); review this plan closely, and see "
+            "docs/compatibility.md"
+        ]
+
+    def slack_ids(self, form_input: Mapping[str, Any]) -> dict[str, str]:
+        """Slack name -> channel id to send as ``details.channel_id``; empty where unsafe.
+
+        Before the change the recipient ``details`` schema is a closed ``{value}`` map
+        (src/metabase/notification/models.clj) and a ``channel_id`` there is a 400, so ids are
+        used only when the instance lists them and its version is not known to predate them.
+        """
+        if self.version.at_least(SLACK_CHANNEL_IDS_SINCE) is False:
+            return {}
+        return slack_channel_ids(form_input)
+
+    def slack_configured(self, form_input: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """Whether Slack is set up, and a note when ``form_input`` could not say.
+
+        Metabase leaves ``slack`` out of ``form_input`` for sandboxed or impersonated users
+        (metabase/metabase src/metabase/pulse/api/pulse.clj). Then, as Metabase's CLI does,
+        read the ``slack-token-valid?`` setting; the note says which credential hides what.
+        """
+        status = slack_status(form_input)
+        if status is not None:
+            return status, None
+        # Metabase's CLI reads GET /api/setting/slack-token-valid%3F (its skill-data/
+        # notification/SKILL.md); the setting is :visibility :settings-manager (metabase/
+        # metabase src/metabase/channel/settings.clj), so other users get a 403. Session
+        # properties are read first in case a build publishes it there.
+        valid = (self.properties.model_extra or {}).get("slack-token-valid?")
+        if valid is None:
+            try:
+                valid = self.server.setting("slack-token-valid?")
+            except ApiError:
+                valid = None
+        who = self.me.email if not self.me.is_api_key else "this API key"
+        if valid is None:
+            return False, (
+                f"Metabase hides Slack from {who} (a sandboxed or impersonated user), and the "
+                "slack-token-valid? setting is not readable either; Slack channels cannot be "
+                "checked (use an admin API key)"
+            )
+        return bool(valid), (
+            f"Metabase hides the Slack channel list from {who} (a sandboxed or impersonated "
+            "user); Slack set up is taken from the slack-token-valid? setting and channel "
+            "names cannot be checked (use an admin API key)"
+        )
+
     def require_notification_api(self) -> None:
         """Raise UnsupportedServerError, saying what to do, on an instance before 0.54."""
         if not self.has_notification_api:
@@ -150,69 +213,22 @@ class MetabaseClient:
                 "read or written."
             )
 
-    @property
-    def version_warning(self) -> str | None:
-        """A sentence when the instance is newer than any version metabase-guard was tested on."""
-        if not self.version.newer_than_tested:
-            return None
-        return (
-            f"Metabase {self.version} is newer than 0.{NEWEST_TESTED_MAJOR}, the newest version "
-            "this metabase-guard was tested against; it carries on, but check the plan "
-            "(docs/compatibility.md)"
-        )
-
-    def slack(self, form: dict[str, Any] | None = None) -> SlackDirectory:
-        """Slack as the credentials can see it, from ``form_input`` (read here unless given).
-
-        Metabase leaves Slack out of ``form_input`` for sandboxed or impersonated users; then,
-        as Metabase's own CLI does (metabase/metabase-cli skill-data/notification/SKILL.md),
-        the ``slack-token-valid?`` setting tells whether Slack is set up (it needs a settings
-        manager, so it may be hidden too), and ``limit`` says which credential keeps the
-        channel list from view.
-        """
-        if form is None:
-            try:
-                form = self.server.form_input()
-            except ApiError:
-                form = {}
-        directory = slack_directory(form)
-        if directory.configured is not None:
-            return directory
-        who = "an API key" if self.me.is_api_key else self.me.email
-        try:
-            valid = self.server.setting("slack-token-valid?")
-        except ApiError:
-            return SlackDirectory(
-                configured=None,
-                limit=(f"{who} sees no Slack in /api/pulse/form_input (a sandboxed or "
-                       "impersonated user) and may not read the slack-token-valid? setting, "
-                       "so whether Slack is set up and its channel names cannot be checked; "
-                       "use an admin API key"),
-            )
-        return SlackDirectory(
-            configured=bool(valid),
-            limit=(f"{who} sees no Slack channel list in /api/pulse/form_input (a sandboxed or "
-                   "impersonated user); Slack is set up according to slack-token-valid?, but "
-                   "channel names cannot be checked; use an admin API key"),
-        )
-
     def delivery(self) -> DeliveryFacts:
         """Whether e-mail and Slack are set up, the Slack channels and the webhook channels."""
         try:
             form = self.server.form_input()
         except ApiError:
             form = {}
-        slack = self.slack(form)
+        _, channels = slack_channels(form)
+        slack_ok, _ = self.slack_configured(form)
         email_ok = self.properties.email_configured or bool(
             ((form.get("channels") or {}).get("email") or {}).get("configured")
         )
         return DeliveryFacts(
             email_configured=email_ok,
-            slack_configured=slack.configured is not False,
-            slack_channels=slack.names,
+            slack_configured=slack_ok,
+            slack_channels=channels,
             webhooks=tuple(self.channels.list()),
-            slack_ids=dict(slack.ids),
-            slack_limit=slack.limit,
         )
 
     @property

@@ -8,7 +8,6 @@ everything the server gave. Only fields metabase-guard uses are declared.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +30,6 @@ __all__ = [
     "RecipientSpec",
     "ServerVersion",
     "SessionProperties",
-    "SlackDirectory",
     "Subscription",
     "User",
     "parse_version",
@@ -203,17 +201,11 @@ class SessionProperties(WireModel):
     token_features: dict[str, Any] = Field(default_factory=dict, alias="token-features")
 
 
-#: The newest Metabase major this release was tested against (docs/compatibility.md).
-NEWEST_TESTED_MAJOR = 63
-
-
 @dataclass(frozen=True)
 class ServerVersion:
     """A parsed version tag: ``v0.61.2`` (open source) or ``v1.61.2`` (Enterprise build).
 
-    ``major`` is the second number (61); None when the tag could not be parsed or names a
-    development build (``v0.63.0-SNAPSHOT``, ``vLOCAL_DEV``, ``v0.64.x-dev``): such a build's
-    features cannot be told from its number, so callers probe them.
+    ``major`` is the second number (61); None when the tag could not be parsed (dev builds).
     """
 
     tag: str
@@ -228,49 +220,21 @@ class ServerVersion:
         """Whether this is ``major`` or newer; None when the version is unknown."""
         return None if self.major is None else self.major >= major
 
-    @property
-    def newer_than_tested(self) -> bool:
-        """Whether this is a release newer than any metabase-guard was tested against."""
-        return self.major is not None and self.major > NEWEST_TESTED_MAJOR
 
-
-# A release tag: v0.61.2, v1.61.2.3, v0.62.0-RC2 or -beta; anything else after the numbers
-# (-SNAPSHOT, -dev, a branch name) is a development build.
-_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.\d+)*(?:-(?:rc|beta)\d*)?$", re.IGNORECASE)
+# A release tag: v0.61.2, v1.58.15, v0.46.6.1 (hotfix), v0.63.0-beta / -RC2 (pre-releases).
+# Dev builds (v0.62.0-SNAPSHOT, vLOCAL_DEV, vUNKNOWN) report no reliable major: unknown.
+_TAG = re.compile(r"^v?([01])\.(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-(?:beta|rc)\d*)?$", re.IGNORECASE)
 
 
 def parse_version(tag: str | None) -> ServerVersion:
-    """Parse a Metabase version tag defensively (dev builds and ``vLOCAL_DEV`` give major None)."""
+    """Parse a Metabase version tag defensively; dev tags (``-SNAPSHOT``...) give major None."""
     text = (tag or "").strip()
     match = _TAG.match(text)
-    if not match or match.group(1) not in ("0", "1"):
+    if not match:
         return ServerVersion(tag=text, edition="unknown", major=None)
     edition = "enterprise" if match.group(1) == "1" else "oss"
     minor = int(match.group(3)) if match.group(3) else None
     return ServerVersion(tag=text, edition=edition, major=int(match.group(2)), minor=minor)
-
-
-@dataclass(frozen=True)
-class SlackDirectory:
-    """What ``form_input`` (or the fallback setting) says about Slack.
-
-    ``configured`` is None when it could not be told (the credentials see neither the Slack
-    part of ``form_input`` nor the ``slack-token-valid?`` setting). ``names`` are display
-    names (``#channel``, ``@user``); ``ids`` maps a display name to its Slack id where the
-    server lists ids (Metabase with PR #72223). ``limit`` says which credential hides what.
-    """
-
-    configured: bool | None
-    names: tuple[str, ...] = ()
-    ids: Mapping[str, str] = field(default_factory=dict)
-    limit: str | None = None
-
-    def name_of(self, channel_id: str) -> str | None:
-        """The current display name of a Slack id, if listed."""
-        for name, known in self.ids.items():
-            if known == channel_id:
-                return name
-        return None
 
 
 @dataclass(frozen=True)
@@ -281,8 +245,6 @@ class DeliveryFacts:
     slack_configured: bool
     slack_channels: tuple[str, ...]
     webhooks: tuple[Channel, ...]
-    slack_ids: Mapping[str, str] = field(default_factory=dict)
-    slack_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,15 +268,12 @@ class RecipientSpec:
     user_id: int | None = None
     group_id: int | None = None
     value: str | None = None
-    channel_id: str | None = None
+    # The Slack channel id, sent as details.channel_id where the instance lists ids, so the
+    # alert follows a channel rename like UI-made ones. Not compared: plans compare by name.
+    slack_id: str | None = field(default=None, compare=False)
 
     def wire(self) -> dict[str, Any]:
-        """The recipient body Metabase's schema accepts for this ``type``.
-
-        ``details.channel_id`` (a Slack id) only when set: Metabase before PR #72223 closes
-        ``details`` to ``{value}`` and answers 400 to any other key
-        (src/metabase/notification/models.clj, ::NotificationRecipient).
-        """
+        """The recipient body Metabase's schema accepts for this ``type``."""
         body: dict[str, Any] = {"type": self.type}
         if self.type == "notification-recipient/user":
             body["user_id"] = self.user_id
@@ -322,8 +281,8 @@ class RecipientSpec:
             body["permissions_group_id"] = self.group_id
         else:
             body["details"] = {"value": self.value}
-            if self.channel_id:
-                body["details"]["channel_id"] = self.channel_id
+            if self.slack_id is not None:
+                body["details"]["channel_id"] = self.slack_id
         return body
 
     def matches(self, live: Recipient) -> bool:
@@ -334,10 +293,7 @@ class RecipientSpec:
             return live.user_id == self.user_id
         if self.type == "notification-recipient/group":
             return live.permissions_group_id == self.group_id
-        details = live.details or {}
-        if self.channel_id and details.get("channel_id") == self.channel_id:
-            return True
-        return details.get("value") == self.value
+        return (live.details or {}).get("value") == self.value
 
 
 @dataclass(frozen=True)

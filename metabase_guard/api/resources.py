@@ -28,7 +28,6 @@ from metabase_guard.api.models import (
     Recipient,
     RecipientSpec,
     SessionProperties,
-    SlackDirectory,
     Subscription,
     User,
 )
@@ -46,8 +45,11 @@ __all__ = [
     "UsersAPI",
     "alert_create_body",
     "merge_alert",
+    "slack_channel_ids",
     "slack_channels",
-    "slack_directory",
+    "slack_option_name",
+    "slack_renames",
+    "slack_status",
     "spec_of",
     "split_path",
     "subscriptions_cron",
@@ -412,8 +414,9 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
 def _put_body(stored: Notification) -> dict[str, Any]:
     """The stored alert as a PUT body: every field and id kept, hydrated extras dropped."""
     body = stored.wire()
-    # internal_id: Metabase removes it after every select (src/metabase/notification/models.clj,
-    # after-select of :model/Notification), so a server that shows it is not to be echoed.
+    # internal_id marks Metabase's own system notifications; models.clj removes it after every
+    # select, but a server or proxy that leaks it must not get it written back (a PUT copies
+    # the columns it is sent). The rest are hydrated or server-stamped.
     for key in ("creator", "internal_id", *_STAMPS):
         body.pop(key, None)
     if isinstance(body.get("payload"), dict):
@@ -422,9 +425,9 @@ def _put_body(stored: Notification) -> dict[str, Any]:
     return body
 
 
-# Timestamps Metabase sets itself: no update spec reads them, and a request schema that closes
-# its maps (metabase-api.md: PR #80575 strips undeclared keys, PR #81764 proposes rejecting
-# them) would not declare them, so a read-merge-write leaves them out at every level.
+# Timestamps Metabase sets itself, at every level: no update spec reads them, and a request
+# schema that closes its maps (PR #80575 strips undeclared keys, PR #81764 proposes rejecting
+# them) would not declare them, so a read-merge-write leaves them out.
 _STAMPS = ("created_at", "updated_at")
 
 
@@ -463,9 +466,6 @@ def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
             recipients.append(recipient.wire())
         else:
             kept = _unstamped(match.wire(), "user", "permissions_group")
-            if recipient.channel_id and isinstance(kept.get("details"), dict):
-                kept["details"] = {**kept["details"], "value": recipient.value,
-                                   "channel_id": recipient.channel_id}
             recipients.append(kept)
     body["recipients"] = recipients
     return body
@@ -486,7 +486,6 @@ def spec_of(notification: Notification) -> AlertSpec:
                     user_id=r.user_id,
                     group_id=r.permissions_group_id,
                     value=(r.details or {}).get("value"),
-                    channel_id=(r.details or {}).get("channel_id"),
                 )
                 for r in h.recipients
             ),
@@ -621,41 +620,85 @@ class ChannelsAPI(_Manager):
         return _CHANNELS.validate_python(body or [])
 
 
-def slack_directory(form_input: Mapping[str, Any]) -> SlackDirectory:
-    """What ``GET /api/pulse/form_input`` says about Slack: configured, names and ids.
-
-    The channel field's ``options`` are display-name strings (``"#general"``, ``"@ada"``) in
-    released Metabase, and objects ``{"displayName": "#general", "id": "C0123"}`` since
-    PR #72223 (metabase/metabase src/metabase/pulse/api/pulse.clj, form_input); both are
-    read, by display name. Metabase leaves the ``slack`` key out for sandboxed or
-    impersonated users; then ``configured`` is None (unknown) and the caller falls back.
-    """
-    channels = form_input.get("channels") or {}
-    if not isinstance(channels, Mapping) or "slack" not in channels:
-        return SlackDirectory(configured=None)
-    slack = channels.get("slack") or {}
-    names: list[str] = []
-    ids: dict[str, str] = {}
+def _slack_options(form_input: Mapping[str, Any]) -> list[Any]:
+    slack = (form_input.get("channels") or {}).get("slack") or {}
+    options: list[Any] = []
     for field in slack.get("fields") or []:
-        if not (isinstance(field, dict) and field.get("name") == "channel"):
-            continue
-        for option in field.get("options") or []:
-            if isinstance(option, Mapping):
-                name = option.get("displayName") or option.get("display-name") or option.get("name")
-                if not name:
-                    continue
-                names.append(str(name))
-                if option.get("id"):
-                    ids[str(name)] = str(option["id"])
-            elif option is not None:
-                names.append(str(option))
-    return SlackDirectory(configured=bool(slack.get("configured")), names=tuple(names), ids=ids)
+        if isinstance(field, dict) and field.get("name") == "channel":
+            options.extend(field.get("options") or [])
+    return options
+
+
+def slack_option_name(option: Any) -> str | None:
+    """The display name (``#channel`` or ``@user``) of one Slack option, in either shape.
+
+    Released Metabase lists plain strings; newer builds list ``{"displayName", "id"}`` objects
+    (metabase/metabase src/metabase/pulse/api/pulse.clj, ``form_input``: ``(mapv (fn [{:keys
+    [display-name id]}] {:displayName display-name :id id}))``). Anything else is skipped.
+    """
+    if isinstance(option, str):
+        return option
+    if isinstance(option, Mapping):
+        name = option.get("displayName")
+        return name if isinstance(name, str) and name else None
+    return None
+
+
+def slack_channel_ids(form_input: Mapping[str, Any]) -> dict[str, str]:
+    """Slack display name → channel id, for instances that list ids (empty for string lists)."""
+    ids: dict[str, str] = {}
+    for option in _slack_options(form_input):
+        name = slack_option_name(option)
+        if name is not None and isinstance(option, Mapping) and isinstance(option.get("id"), str):
+            ids.setdefault(name, option["id"])
+    return ids
+
+
+def slack_renames(notifications: Sequence[Notification], ids: Mapping[str, str]) -> dict[str, str]:
+    """Stored Slack name -> its channel's name now, for recipients whose channel was renamed.
+
+    A recipient stores ``{"value": "#old", "channel_id": "C1"}``; Metabase delivers by id, so the
+    alert still reaches the renamed channel, but declarations naming ``#old`` no longer resolve.
+    """
+    names = {channel_id: name for name, channel_id in ids.items()}
+    renames: dict[str, str] = {}
+    for notification in notifications:
+        for handler in notification.handlers:
+            if handler.channel_type != "channel/slack":
+                continue
+            for recipient in handler.recipients:
+                details = recipient.details or {}
+                now = names.get(str(details.get("channel_id")))
+                value = details.get("value")
+                if now is not None and isinstance(value, str) and value != now:
+                    renames[value] = now
+    return renames
+
+
+def slack_status(form_input: Mapping[str, Any]) -> bool | None:
+    """``slack.configured`` from ``form_input``; None when Metabase left ``slack`` out.
+
+    Metabase drops the ``slack`` key for sandboxed or impersonated users (pulse.clj,
+    ``form_input``: ``(dissoc chan-types :slack)``), so its absence says nothing.
+    """
+    channels = form_input.get("channels")
+    if not isinstance(channels, Mapping) or "slack" not in channels:
+        return None
+    slack = channels.get("slack") or {}
+    return bool(slack.get("configured")) if isinstance(slack, Mapping) else None
 
 
 def slack_channels(form_input: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
-    """Whether Slack is configured and the display names it knows, from ``form_input``."""
-    directory = slack_directory(form_input)
-    return bool(directory.configured), directory.names
+    """Whether Slack is configured and the display names it knows, from ``form_input``.
+
+    Names come from either list shape (see :func:`slack_option_name`), each once.
+    """
+    names: list[str] = []
+    for option in _slack_options(form_input):
+        name = slack_option_name(option)
+        if name is not None and name not in names:
+            names.append(name)
+    return bool(slack_status(form_input)), tuple(names)
 
 
 def subscriptions_cron(subscriptions: Sequence[Subscription]) -> str | None:

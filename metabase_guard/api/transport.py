@@ -53,7 +53,7 @@ from metabase_guard.errors import (
     register_secret,
 )
 
-__all__ = ["RetryPolicy", "Transport"]
+__all__ = ["DEFAULT_RETRY", "RetryPolicy", "Transport"]
 
 log = logging.getLogger("metabase_guard.http")
 
@@ -73,6 +73,11 @@ class RetryPolicy:
     max_wait: float = 8.0
     max_retry_after: float = 60.0
     max_total: float = 120.0
+
+
+#: The policy of a transport built without one (the CLI's). Tests that drive the CLI against a
+#: failing sandbox swap it for a fast one (``monkeypatch.setattr``) instead of waiting minutes.
+DEFAULT_RETRY = RetryPolicy()
 
 
 class _Retryable(Exception):
@@ -206,7 +211,11 @@ class Transport:
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
     ) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - parses the port: "http://h:x" fails here, not later
+        except ValueError as exc:
+            raise ConfigError(f"the Metabase URL {url!r} is not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"the Metabase URL must start with http:// or https://, got {url!r}")
         if "@" in parts.netloc:
@@ -215,21 +224,25 @@ class Transport:
                 "the Metabase URL carries a user name or password (user:pass@host); remove "
                 "them: metabase-guard prints its URL in plans and errors"
             )
+        for secret in (api_key, password):
+            register_secret(secret)  # both forms, before anything can print one
+        api_key, password = _stripped(api_key, "API key"), _stripped(password, "password")
         if not api_key and not (username and password):
             raise ConfigError(
                 "no credentials: give an API key (METABASE_API_KEY) or a username and password "
                 "(METABASE_USERNAME, METABASE_PASSWORD)"
             )
         self.base_url = url.rstrip("/")
+        if self.base_url.endswith("/api"):
+            # a URL copied from an API call: every path below already starts with /api
+            self.base_url = self.base_url[: -len("/api")]
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self._api_key = api_key
         self._username = username
         self._password = password
         self._session_token: str | None = None
         self._login_lock = threading.Lock()
-        for secret in (api_key, password):
-            register_secret(secret)
         self._http = requests.Session()
         self._http.verify = verify
         self._http.trust_env = True
@@ -241,6 +254,9 @@ class Transport:
         )
         self.request_count = 0
         self._count_lock = threading.Lock()
+        # Until the server has answered once, a refused connection means a wrong URL or a
+        # stopped Metabase: say so at once instead of after a round of backoff.
+        self._answered = False
         if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
             log.warning(
                 "%s is plain http: the %s travels in clear text",
@@ -390,6 +406,8 @@ class Transport:
         started = time.monotonic()
         with self._count_lock:
             self.request_count += 1
+        failure: ApiError | _Retryable | None = None
+        response: requests.Response | None = None
         try:
             response = self._http.request(
                 method,
@@ -400,27 +418,15 @@ class Transport:
                 timeout=(min(10.0, self.timeout), self.timeout),
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise _Retryable(
-                ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            error: ApiError = ApiTimeoutError(
-                f"no answer within {self.timeout:g} s: {exc}", method=method, url=url
-            )
-            if method in _IDEMPOTENT:
-                raise _Retryable(error) from None
-            raise error from None
-        except requests.exceptions.SSLError as exc:
-            raise ApiConnectionError(f"TLS failed: {exc}", method=method, url=url) from None
-        except requests.exceptions.ConnectionError as exc:
-            error = ApiConnectionError(f"connection failed: {exc}", method=method, url=url)
-            if method in _IDEMPOTENT or _never_sent(exc):
-                raise _Retryable(error) from None
-            raise error from None
         except requests.exceptions.RequestException as exc:
-            raise ApiConnectionError(f"request failed: {exc}", method=method, url=url) from None
+            failure = _failure(exc, method, url, self.timeout, self.base_url, self._answered)
+        if failure is not None:
+            # raised outside the except block, so neither __cause__ nor __context__ holds the
+            # requests/urllib3 exception (whose text may quote a header value)
+            raise failure
+        assert response is not None
 
+        self._answered = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
         if 300 <= response.status_code < 400:
@@ -455,6 +461,95 @@ class Transport:
         if retryable:
             raise _Retryable(error, retry_after=retry_after)
         raise error
+
+
+def _connection_words(exc: requests.exceptions.ConnectionError, where: str) -> str:
+    """A failed connection in words, without urllib3's pool and retry text."""
+    text = repr(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return f"cannot find the host of {where}: the name does not resolve (a typo?)"
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return (f"cannot connect to {where}: the connection was refused (is Metabase "
+                "running there, and is the port right?)")
+    if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text:
+        return f"{where} closed the connection without answering"
+    return f"cannot connect to {where}: {str(exc).split('(Caused by ', 1)[-1][:200]}"
+
+
+def _tls_words(exc: Exception) -> str:
+    """A TLS failure in words; urllib3's text names OpenSSL's reason codes."""
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return ("TLS handshake failed: the server does not speak https on this port (is the "
+                "URL http://, or the port the one of a plain-http Metabase?)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(")[0].strip(" )'\"")
+        return (f"TLS certificate not trusted ({reason or 'verify failed'}): give the CA "
+                "bundle (REQUESTS_CA_BUNDLE) or, for a test instance only, --insecure")
+    return "TLS failed: " + text.split("(Caused by ", 1)[-1].rstrip(")")[:200]
+
+
+def _failure(
+    exc: requests.exceptions.RequestException, method: str, url: str, timeout: float,
+    base_url: str, answered: bool,
+) -> ApiError | _Retryable:
+    """The error (or retryable wrapper) for a request that got no answer.
+
+    Until the server has answered once (``answered``), a refused connection means a wrong URL
+    or a stopped Metabase: it is said at once instead of after a round of backoff.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _Retryable(
+            ApiTimeoutError(f"could not connect in time: {exc}", method=method, url=url)
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        error: ApiError = ApiTimeoutError(
+            f"no answer within {timeout:g} s: {exc}", method=method, url=url
+        )
+        return _Retryable(error) if method in _IDEMPOTENT else error
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ApiConnectionError(_tls_words(exc), method=method, url=url)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        error = ApiConnectionError(_connection_words(exc, base_url), method=method, url=url)
+        if not answered and _never_sent(exc):
+            return error
+        return _Retryable(error) if method in _IDEMPOTENT or _never_sent(exc) else error
+    return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
+
+
+def _stripped(secret: str | None, what: str) -> str | None:
+    """A credential without surrounding whitespace, saying so once (never showing it).
+
+    A CI secret pasted with its trailing newline (or a leading tab) is a header value that
+    requests refuses, quoting it in full; Metabase keys and passwords never start or end with
+    whitespace.
+    """
+    if secret is None or secret == secret.strip():
+        return secret
+    log.warning("the %s had whitespace around it (%s); it was stripped", what,
+                _whitespace_words(secret))
+    return secret.strip() or None
+
+
+def _whitespace_words(secret: str) -> str:
+    names = {"\n": "newline", "\r": "carriage return", "\t": "tab", " ": "space"}
+    ends = [("leading", secret[: len(secret) - len(secret.lstrip())]),
+            ("trailing", secret[len(secret.rstrip()):])]
+    return ", ".join(
+        f"{side} {'+'.join(names.get(ch, 'whitespace') for ch in chars)}"
+        for side, chars in ends if chars
+    )
+
+
+class _RedactingFilter(logging.Filter):
+    """Blank registered secrets out of debug lines (exception texts are formatted into them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+log.addFilter(_RedactingFilter())
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

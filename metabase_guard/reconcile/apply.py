@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from metabase_guard.api.client import MetabaseClient
+from metabase_guard.api.models import Notification
 from metabase_guard.api.query import write_native
 from metabase_guard.api.resources import split_path
 from metabase_guard.errors import (
@@ -31,9 +33,10 @@ from metabase_guard.errors import (
     RateLimitError,
     ServerError,
 )
-from metabase_guard.reconcile.desired import alert_view_of, settings_to_send
-from metabase_guard.reconcile.identity import managed_key
-from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.desired import AlertView, alert_view_of, settings_to_send
+from metabase_guard.reconcile.duplicates import RACE
+from metabase_guard.reconcile.identity import COLLECTION_MARK, managed_key
+from metabase_guard.reconcile.live import LiveState, claims_of
 from metabase_guard.reconcile.plan import Change, Plan
 
 __all__ = ["ApplyReport", "apply_plan"]
@@ -99,6 +102,8 @@ class ApplyReport:
     done: list[Change] = field(default_factory=list)
     failed: list[tuple[Change, str]] = field(default_factory=list)
     not_attempted: list[Change] = field(default_factory=list)
+    #: creates skipped because a concurrent apply had made the object meanwhile
+    made_elsewhere: list[Change] = field(default_factory=list)
     requests: int = 0
 
     @property
@@ -112,6 +117,7 @@ class ApplyReport:
             "done": [c.address for c in self.done],
             "failed": [{"address": c.address, "error": e} for c, e in self.failed],
             "not_attempted": [c.address for c in self.not_attempted],
+            "made_elsewhere": [c.address for c in self.made_elsewhere],
             "requests": self.requests,
         }
 
@@ -129,9 +135,13 @@ class _Run:
         self.report = ApplyReport()
         self.lock = threading.Lock()
         self.collections: dict[tuple[str, ...], int | None] = {}
-        self.cards: dict[str, int] = {k: c.id for k, c in live.managed_cards().items()}
+        self.cards: dict[str, int] = (
+            dict(plan.card_ids) or {k: c.id for k, c in live.managed_cards().items()}
+        )
         self.live_cards = {c.id: c for c in (*live.cards, *live.archived_cards)}
         self.stopped = False
+        self.created_cards: dict[str, int] = {}
+        self.created_alerts: dict[int, Change] = {}
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -144,6 +154,10 @@ class _Run:
                 self.stopped = True
         if self.progress:
             self.progress(change, "done" if error is None else "failed", error)
+
+    def _retired(self, change: Change) -> None:
+        """Record a copy this run retired after it found a racing apply's older one."""
+        self._record(replace(change, duplicate=True), None)
 
     def _phase(self, changes: Sequence[Change], write: Callable[[Change], None],
                parallel: bool = True) -> None:
@@ -180,6 +194,10 @@ class _Run:
         except ApiError as exc:
             self._record(change, str(exc))
         else:
+            if any(c is change for c in self.report.made_elsewhere):
+                if self.progress:
+                    self.progress(change, "done", None)
+                return
             self._record(change, None)
 
     # -- writes ---------------------------------------------------------------------------
@@ -199,15 +217,39 @@ class _Run:
         parent = self.collection_id(path[:-1])
         known = {c.id for c in self.live.collections}
 
-        def find() -> Any:
-            for c in self.client.collections.list():
-                if c.id not in known and c.name == path[-1] and c.parent_id == parent:
-                    return c
-            return None
+        def siblings() -> list[Any]:
+            return sorted((c for c in self.client.collections.list()
+                           if isinstance(c.id, int) and not c.archived
+                           and c.personal_owner_id is None
+                           and c.name == path[-1] and c.parent_id == parent),
+                          key=lambda c: int(c.id))
 
-        made = create_verified(lambda: self.client.collections.create(path[-1], parent_id=parent),
-                               find)
-        self.collections[path] = int(made.id)
+        # another apply may have made it since the snapshot: use it rather than a second one
+        there = siblings()
+        if there:
+            self.collections[path] = int(there[0].id)
+            with self.lock:
+                self.report.made_elsewhere.append(change)
+            return
+
+        def find() -> Any:
+            return next((c for c in siblings() if c.id not in known), None)
+
+        made = create_verified(
+            lambda: self.client.collections.create(path[-1], parent_id=parent,
+                                                   description=COLLECTION_MARK),
+            find,
+        )
+        # ids grow with commits, so a racing apply's older collection is visible by now: the
+        # oldest wins in both runs, and ours goes (still empty: children come after it)
+        after = siblings()
+        oldest = after[0] if after else made
+        if int(oldest.id) != int(made.id):
+            write_idempotent(lambda: self.client.collections.update(int(made.id), archived=True))
+            self._retired(Change("delete", "collection", f"collection {'/'.join(path)}#{made.id}",
+                                 live_id=int(made.id), effects=(f"{RACE}: collection "
+                                                                f"#{oldest.id} is kept",)))
+        self.collections[path] = int(oldest.id)
 
     def write_card(self, change: Change) -> None:
         item = change.card
@@ -233,6 +275,7 @@ class _Run:
             made = create_verified(lambda: self.client.cards.create(payload), find)
             with self.lock:
                 self.cards[item.key] = made.id
+                self.created_cards[item.key] = made.id
             return
         assert change.live_id is not None
         live_id = change.live_id
@@ -275,7 +318,11 @@ class _Run:
                         return n
                 return None
 
-            create_verified(lambda: self.client.notifications.create(alert.spec(card_id)), find)
+            made = create_verified(
+                lambda: self.client.notifications.create(alert.spec(card_id)), find
+            )
+            with self.lock:
+                self.created_alerts[made.id] = change
         else:
             assert change.live_id is not None
             live_id = change.live_id
@@ -286,8 +333,108 @@ class _Run:
         live_id = change.live_id
         if change.kind == "alert":
             write_idempotent(lambda: self.client.notifications.set_active(live_id, False))
+        elif change.kind == "collection":
+            # Metabase moves what is inside to the Trash with the collection and deletes the
+            # alerts of its cards (metabase-api.md 3.10, metabase/metabase
+            # src/metabase/collections_rest/api.clj): look again, in case a concurrent apply put a
+            # card in this copy since the plan was made
+            retiring = {c.live_id for c in self.plan.changes
+                        if c.kind == "collection" and c.action == "delete"}
+            inside = [i for i in self.client.collections.items(live_id, models=())
+                      if not (i.get("model") == "collection" and i.get("id") in retiring)]
+            if inside:
+                raise ApiError(f"collection #{live_id} is no longer empty ({len(inside)} "
+                               "item(s)), so it is left alone; run plan again")
+            write_idempotent(lambda: self.client.collections.update(live_id, archived=True))
         else:
             write_idempotent(lambda: self.client.cards.archive(live_id))
+
+
+    # -- racing applies (docs/ci.md#concurrency) ------------------------------------------------
+
+    def _claims_now(self) -> dict[str, list[Any]]:
+        cards = [c for c in self.client.cards.list("all", full=lambda raw: False)
+                 if not c.archived]
+        return claims_of(cards, self.live.me.id)
+
+    def skip_raced_cards(self, changes: list[Change]) -> list[Change]:
+        """Card creates still to make: a key another apply created since the snapshot is used."""
+        if not any(c.action == "create" for c in changes):
+            return changes
+        claims = self._claims_now()
+        todo: list[Change] = []
+        for change in changes:
+            found = claims.get(change.key) if change.action == "create" else None
+            if found:
+                self.cards[change.key] = found[0].id
+                self.report.made_elsewhere.append(change)
+            else:
+                todo.append(change)
+        return todo
+
+    def settle_cards(self) -> None:
+        """After the creates: a key that a racing apply created first keeps that card only.
+
+        Ids grow with commits, so the run that created second always sees the first card here;
+        both runs keep the oldest, and the loser archives its own before any alert goes on it.
+        """
+        if not self.created_cards or self.stopped:
+            return
+        claims = self._claims_now()
+        for key, mine in sorted(self.created_cards.items()):
+            kept = (claims.get(key) or [None])[0]
+            if kept is None or kept.id == mine:
+                continue
+            write_idempotent(partial(self.client.cards.archive, mine))
+            self.cards[key] = kept.id
+            self._retired(Change("delete", "card", f"card {key}#{mine}", key=key, live_id=mine,
+                                 effects=(f"{RACE}: card #{kept.id}, created first, is kept",)))
+
+    def _raced_alerts(self) -> dict[tuple[int, AlertView], list[Notification]]:
+        """Active alerts of metabase-guard's user made since the snapshot by another run."""
+        known = {n.id for n in self.live.notifications}
+        out: dict[tuple[int, AlertView], list[Notification]] = {}
+        for n in sorted(self.client.notifications.list(creator_id=self.live.me.id),
+                        key=lambda n: n.id):
+            if (n.active and n.payload and n.id not in known
+                    and n.id not in self.created_alerts):
+                out.setdefault((n.payload.card_id, alert_view_of(n, self.live)), []).append(n)
+        return out
+
+    def skip_raced_alerts(self, changes: list[Change]) -> list[Change]:
+        """Alert creates still to make: an identical alert a racing apply made is used."""
+        if not any(c.action == "create" for c in changes):
+            return changes
+        raced = self._raced_alerts()
+        todo: list[Change] = []
+        for change in changes:
+            card_id = self.cards.get(change.key)
+            pool = (raced.get((card_id, change.alert.view), [])
+                    if change.action == "create" and change.alert and card_id else [])
+            if pool:
+                pool.pop(0)
+                self.report.made_elsewhere.append(change)
+            else:
+                todo.append(change)
+        return todo
+
+    def settle_alerts(self) -> None:
+        """After the creates: an alert a racing apply made first, identical to ours, is kept."""
+        if not self.created_alerts or self.stopped:
+            return
+        raced = self._raced_alerts()
+        for made_id, change in sorted(self.created_alerts.items()):
+            card_id = self.cards.get(change.key)
+            if change.alert is None or card_id is None:
+                continue
+            older = [n for n in raced.get((card_id, change.alert.view), []) if n.id < made_id]
+            if not older:
+                continue
+            raced[(card_id, change.alert.view)].remove(older[0])  # one of ours per one of theirs
+            write_idempotent(partial(self.client.notifications.set_active, made_id, False))
+            self._retired(Change("delete", "alert", f"alert {change.key}#{made_id}",
+                                 key=change.key, live_id=made_id,
+                                 effects=(f"{RACE}: alert #{older[0].id} is kept",)))
 
 
 def apply_plan(
@@ -305,13 +452,19 @@ def apply_plan(
     run = _Run(plan, client, live, concurrency, progress)
     before = client.request_count
     changes = list(plan.changes)
-    run._phase([c for c in changes if c.kind == "collection"], run.create_collection,
+    run._phase([c for c in changes if c.kind == "collection" and c.action == "create"],
+               run.create_collection,
                parallel=False)
-    run._phase([c for c in changes if c.kind == "card" and c.action != "delete"], run.write_card)
-    run._phase([c for c in changes if c.kind == "alert" and c.action != "delete"],
-               run.write_alert)
+    cards = [c for c in changes if c.kind == "card" and c.action != "delete"]
+    run._phase(run.skip_raced_cards(cards) if not run.stopped else cards, run.write_card)
+    run.settle_cards()
+    alerts = [c for c in changes if c.kind == "alert" and c.action != "delete"]
+    run._phase(run.skip_raced_alerts(alerts) if not run.stopped else alerts, run.write_alert)
+    run.settle_alerts()
     run._phase([c for c in changes if c.kind == "alert" and c.action == "delete"], run.delete)
     run._phase([c for c in changes if c.kind == "card" and c.action == "delete"], run.delete)
+    run._phase([c for c in changes if c.kind == "collection" and c.action == "delete"],
+               run.delete)
     run.report.requests = client.request_count - before
     if not run.report.ok:
         failed = len(run.report.failed)

@@ -434,19 +434,19 @@ def _resolve_alert(
                     field = (f"{where}.slack[{declared.index(channel)}]" if channel in declared
                              else f"{where}.slack")
                     hint = "" if channel in declared else " (from the config's defaults.slack)"
-                    renamed = slack_rename(channel, live)
                     problems.append(_problem(
                         decls, key, field,
-                        renamed or (
-                            _unknown("Slack channel", channel, list(live.slack_channels))
-                            + " (a private channel needs the Metabase app invited)"
-                        ) + hint,
+                        (f"Slack channel '{channel}' was renamed to "
+                         f"'{live.slack_renames[channel]}' in Slack (same channel id); "
+                         "use the new name" if channel in live.slack_renames else
+                         _unknown("Slack channel", channel, list(live.slack_channels))
+                         + " (a private channel needs the Metabase app invited)") + hint,
                     ))
         handlers.append(HandlerSpec(
             "channel/slack",
             recipients=tuple(
                 RecipientSpec("notification-recipient/raw-value", value=c,
-                              channel_id=live.slack_ids.get(c))
+                              slack_id=live.slack_ids.get(c))
                 for c in slack
             ),
         ))
@@ -472,27 +472,6 @@ def _resolve_alert(
         cron=cron,
         handlers=tuple(handlers),
     )
-
-
-def slack_rename(name: str, live: LiveState) -> str | None:
-    """Words for a channel renamed in Slack, or None.
-
-    That is: a stored alert names ``name`` with a Slack id that Slack now lists under another
-    name.
-    """
-    for notification in live.notifications:
-        for handler in notification.handlers:
-            for recipient in handler.recipients:
-                details = recipient.details or {}
-                channel_id = details.get("channel_id")
-                if details.get("value") != name or not channel_id:
-                    continue
-                for current, known in live.slack_ids.items():
-                    if known == channel_id and current != name:
-                        return (f"Slack channel {name!r} was renamed to {current!r} in Slack "
-                                f"(id {channel_id}); Metabase still delivers to it by id: "
-                                f"write {current!r} here")
-    return None
 
 
 def _sorted(recipients: list[RecipientSpec]) -> tuple[RecipientSpec, ...]:

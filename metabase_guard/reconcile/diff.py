@@ -2,7 +2,8 @@
 
 Ownership rules (docs/identity.md):
 
-- a card is managed when its description carries the marker of a key (``identity.py``);
+- a card is managed when its description ends with the marker line of a key (``identity.py``;
+  a key claimed twice goes to the card metabase-guard's user created first, ``duplicates.py``);
   hand-made cards, even with the same name in the same collection, are never changed;
 - an alert is managed when it sits on a managed card **and** was created by the user the
   credentials act as (an API key is its own user); alerts other people added to a managed card
@@ -14,6 +15,7 @@ Ownership rules (docs/identity.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from metabase_guard.api.models import Card, Notification
@@ -28,7 +30,12 @@ from metabase_guard.reconcile.desired import (
     display_family,
     settings_to_send,
 )
-from metabase_guard.reconcile.identity import managed_key
+from metabase_guard.reconcile.duplicates import (
+    retire_alert_copies,
+    retire_card_copy,
+    retire_collection_copies,
+)
+from metabase_guard.reconcile.identity import managed_key, mentioned_key
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Unmanaged
 from metabase_guard.spec.schedule import describe
@@ -55,12 +62,17 @@ def card_change_deletes_alerts(
     """
     if display_family(old_display) != display_family(new_display):
         return f"the display changes from {old_display} to {new_display}"
-    # Clojure truthiness: a null (or false) goal value is no goal
-    if old_settings.get("graph.goal_value") not in (None, False) and new_settings.get(
-        "graph.goal_value"
-    ) in (None, False):
+    # Clojure truthiness (``goal-missing?``): only nil and false are no goal; a goal of 0 is a
+    # goal. Tested with ``is``: in Python ``0 in (None, False)`` is true.
+    if _truthy(old_settings.get("graph.goal_value")) and not _truthy(
+        new_settings.get("graph.goal_value")
+    ):
         return "the goal line is removed"
     return None
+
+
+def _truthy(value: Any) -> bool:
+    return value is not None and value is not False
 
 
 def _fields(old: dict[str, Any], new: dict[str, Any], names: Sequence[str]) -> list[FieldChange]:
@@ -133,18 +145,28 @@ def make_plan(
             "hand on managed cards count as managed (and --prune deactivates undeclared ones). "
             "Use an API key so that only metabase-guard's own alerts are managed."
         )
-    managed = live.managed_cards()
+    claims = _without_moved_marks(live.claims(), desired, live, unmanaged)
+    managed = {key: cards[0] for key, cards in claims.items()}
     archived = live.archived_managed_cards()
     mail = live.email_configured
     existing = 0
 
-    for twin in live.cards:
-        key = managed_key(twin.description)
-        if key and managed.get(key) is not twin:
+    leaving: set[int] = set()  # cards the plan moves out of, or archives from, a collection copy
+    for key, (kept, *copies) in sorted(claims.items()):
+        for copy in copies:
+            verdict = retire_card_copy(key, kept, copy, live)
+            if isinstance(verdict, Unmanaged):
+                unmanaged.append(verdict)
+                continue
+            changes.append(verdict)
+            leaving.add(copy.id)
+    for hand in live.cards:
+        mentioned = mentioned_key(hand.description)
+        if mentioned is not None:
             unmanaged.append(Unmanaged(
-                f"card #{twin.id}",
-                f"carries the mark of {key!r} but card #{managed[key].id} is the managed one "
-                "(a duplicate made in the UI?); remove the mark from its description",
+                f"card #{hand.id}",
+                f"mentions the mark of {mentioned!r} in its description, but not as its last "
+                "line: a mention is text, so the card is not managed and never changed",
             ))
 
     planned_paths: set[tuple[str, ...]] = set()
@@ -178,6 +200,13 @@ def make_plan(
 
         existing += 1
         old_view = card_view_of(card, live)
+        kept_collection = live.collection_id("/".join(item.collection_path))
+        if (not restoring and old_view.collection == item.view.collection
+                and card.collection_id != kept_collection):
+            # same path, but a copy of the collection (racing applies): move to the kept one
+            leaving.add(card.id)
+            old_view = replace(old_view, collection=f"{old_view.collection} "
+                               f"(copy #{card.collection_id})")
         fields = _card_fields(old_view, item)
         if restoring:
             fields.insert(0, FieldChange("archived", True, False))
@@ -216,11 +245,22 @@ def make_plan(
                                   fields=tuple(fields), effects=tuple(effects), card=item))
         if kill_reason and fields:
             ours = [n for n in ours if not n.active]  # Metabase deletes the active ones
+        live_by_id = {n.id: n for n in ours}
         pairs, creates, leftovers = _pair(
             item.alerts, [(n, alert_view_of(n, live)) for n in ours]
         )
         for alert in creates:
             changes.append(_create_alert(item.key, alert, mail))
+            notes.extend(_foreign_twins(item.key, alert, theirs, live))
+        retired, leftovers = retire_alert_copies(
+            item.key, [(a.view, n) for a, n, _ in pairs], leftovers
+        )
+        changes.extend(
+            replace(c, effects=c.effects + _mail_effect(
+                "removed from", _recipients(alert_view_of(live_by_id[c.live_id], live)), mail))
+            for c in retired if c.live_id is not None
+        )
+        existing -= len(retired)  # copies are not what the thresholds measure
         for alert, notification, view in pairs:
             change = _update_alert(item.key, alert, notification, view, mail)
             if change is not None:
@@ -257,11 +297,23 @@ def make_plan(
             if alive else ()
         )
         change = Change("delete", "card", f"card {key}", key=key, live_id=stale.id,
+                        retires=1 + sum(1 for n in alive if n.creator_id == live.me.id),
                         values=(("name", stale.name),
                                 ("collection", live.collection_path(stale.collection_id))),
                         effects=archive_effects)
         (changes if prune else pending).append(change)
 
+    retired_collections, kept_collections = retire_collection_copies(live, leaving)
+    changes.extend(retired_collections)
+    unmanaged.extend(kept_collections)
+    if not live.me.is_superuser:
+        created = sum(1 for c in changes if c.kind == "alert" and c.action == "create")
+        if created:
+            notes.append(
+                f"these credentials are not a Metabase admin, so they cannot see alerts that "
+                f"other users made and that do not mail them: {created} alert(s) to create "
+                "were checked only against the alerts these credentials can see"
+            )
     if pending:
         notes.append(
             f"{len(pending)} managed object(s) are no longer declared; they are kept. "
@@ -277,7 +329,49 @@ def make_plan(
         pending_deletes=pending,
         notes=notes,
         prune=prune,
+        card_ids={key: card.id for key, card in managed.items()},
     )
+
+
+def _without_moved_marks(
+    claims: dict[str, list[Card]],
+    desired: Sequence[DesiredCard],
+    live: LiveState,
+    unmanaged: list[Unmanaged],
+) -> dict[str, list[Card]]:
+    """Drop a claimant whose marker was edited by hand to another declared key.
+
+    Such a card was made by metabase-guard for key J (it has J's declared name and SQL) and
+    now carries K's mark; created first, it would take K over and the real card of K would
+    look like a copy. It is left alone and reported, with the import that gives it back to J.
+    """
+    shapes = {d.key: (d.view.name, d.view.sql) for d in desired}
+    owners: dict[tuple[str, str], str] = {}
+    for k, v in shapes.items():
+        owners.setdefault(v, k)
+    out: dict[str, list[Card]] = {}
+    for key, cards in claims.items():
+        if len(cards) < 2:
+            out[key] = cards
+            continue
+        keep: list[Card] = []
+        for card in cards:
+            view = card_view_of(card, live)
+            shape = (view.name, view.sql)
+            owner = owners.get(shape)
+            if (card.creator_id == live.me.id and owner is not None and owner != key
+                    and shapes.get(key) != shape):
+                unmanaged.append(Unmanaged(
+                    f"card #{card.id}",
+                    f"carries the mark of {key!r} but has the name and SQL of {owner!r}: its "
+                    "mark was probably edited by hand, so it is left alone (its alerts keep "
+                    f"running). Run `metabase-guard import --card {card.id} --key {owner}` "
+                    "to give it back its own key",
+                ))
+                continue
+            keep.append(card)
+        out[key] = keep or cards
+    return out
 
 
 def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanaged]) -> None:
@@ -304,6 +398,23 @@ def _hand_made_twin(item: DesiredCard, live: LiveState, unmanaged: list[Unmanage
             f"{why} for {item.key!r}. To manage this card instead, run "
             f"`metabase-guard import --card {card.id} --key {item.key}` before applying.",
         ))
+
+
+def _foreign_twins(
+    key: str, alert: DesiredAlert, theirs: Sequence[Notification], live: LiveState
+) -> list[str]:
+    """Warn when a declared alert to create already runs, made by someone else.
+
+    The usual cause is a change of credentials (another API key, a personal login): the
+    alerts the old user made are not managed by the new one, and apply would send each twice.
+    """
+    return [
+        f"alert #{n.id} on card {key} by {_user_label(live, n.creator_id)} is identical to "
+        f"declared alert {key}[{alert.index}]: apply will create a second one; run "
+        f"`metabase-guard import --card {n.payload.card_id if n.payload else '?'}` to adopt it "
+        "(were the credentials changed?)"
+        for n in theirs if alert_view_of(n, live) == alert.view
+    ]
 
 
 def _mail_effect(verb: str, recipients: list[str], mail: bool) -> tuple[str, ...]:

@@ -24,11 +24,11 @@ from metabase_guard.api.models import (
     ServerVersion,
     User,
 )
-from metabase_guard.api.resources import split_path
+from metabase_guard.api.resources import slack_channels, slack_renames, split_path
 from metabase_guard.errors import ApiError, PermissionDeniedError
-from metabase_guard.reconcile.identity import managed_key
+from metabase_guard.reconcile.identity import COLLECTION_MARK, managed_key
 
-__all__ = ["LiveState", "read_live"]
+__all__ = ["LiveState", "claims_of", "read_live"]
 
 T = TypeVar("T")
 
@@ -52,9 +52,12 @@ class LiveState:
     slack_configured: bool
     slack_channels: tuple[str, ...]
     mbql5: bool = True
-    slack_ids: Mapping[str, str] = field(default_factory=dict)
+    slack_ids: Mapping[str, str] = field(default_factory=dict)  # issue 8: name -> Slack id
+    slack_renames: Mapping[str, str] = field(default_factory=dict)  # stored name -> name now
     warnings: list[str] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
+    #: what collection copies hold (``GET /api/collection/:id/items``), by collection id
+    collection_items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -65,12 +68,22 @@ class LiveState:
     # -- derived views (pure) -------------------------------------------------------------
 
     def managed_cards(self) -> dict[str, Card]:
-        """Live (not archived) cards carrying a marker, by key; the oldest wins a tie."""
-        return _by_marker(self.cards)
+        """Live (not archived) cards carrying a marker, by key (see :meth:`claims`)."""
+        return {key: cards[0] for key, cards in self.claims().items()}
 
     def archived_managed_cards(self) -> dict[str, Card]:
         """Archived cards carrying a marker, by key."""
-        return _by_marker(self.archived_cards)
+        return {key: cards[0] for key, cards in claims_of(self.archived_cards, self.me.id).items()}
+
+    def claims(self) -> dict[str, list[Card]]:
+        """Every live card carrying each key's marker, the managed one first.
+
+        The managed one is the card metabase-guard's user created first (lowest id); only when
+        none of them was created by that user (a card adopted with ``import``) the lowest id.
+        A copy of the marker, by a UI "Duplicate" or a hand edit, never takes a key over from
+        the card metabase-guard made, and two racing applies agree on which card is kept.
+        """
+        return claims_of(self.cards, self.me.id)
 
     def alerts_of(self, card_id: int) -> list[Notification]:
         """Card alerts on ``card_id``, active or not, in id order.
@@ -97,6 +110,20 @@ class LiveState:
                 index.setdefault(card.name, []).append(card)
             self._names_index = (stamp, index)
         return list(self._names_index[1].get(name, ()))
+
+    def collection_copies(self) -> list[Collection]:
+        """Collections metabase-guard created at the path of an older collection.
+
+        metabase-guard marks the collections it creates (``identity.COLLECTION_MARK``); one of
+        those that is not the collection its path resolves to is a copy, made by an apply that
+        ran at the same time as another.
+        """
+        return [
+            c for c in self.collections
+            if isinstance(c.id, int) and not c.archived and c.personal_owner_id is None
+            and c.description == COLLECTION_MARK
+            and self.collection_id(self.collection_path(c.id)) != c.id
+        ]
 
     def collection_path(self, collection_id: int | None) -> str:
         """``"Health checks/Recommender"`` for an id; ``""`` for the root collection."""
@@ -131,12 +158,13 @@ class LiveState:
         return parent
 
 
-def _by_marker(cards: list[Card]) -> dict[str, Card]:
-    out: dict[str, Card] = {}
-    for card in sorted(cards, key=lambda c: c.id):
+def claims_of(cards: list[Card], me: int) -> dict[str, list[Card]]:
+    """Cards by the key of their marker, the managed one first (see ``LiveState.claims``)."""
+    out: dict[str, list[Card]] = {}
+    for card in sorted(cards, key=lambda c: (c.creator_id != me, c.id)):
         key = managed_key(card.description)
-        if key and key not in out:
-            out[key] = card
+        if key:
+            out.setdefault(key, []).append(card)
     return out
 
 
@@ -188,12 +216,14 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
                 for other in futures.values():
                     other.cancel()
                 raise
-    slack = client.slack(results["form"])
-    warnings.extend(w for w in (slack.limit, client.version_warning) if w)
+    _, channels = slack_channels(results["form"])
+    slack_ok, slack_note = client.slack_configured(results["form"])  # issue 8
+    warnings += [*client.compatibility_warnings(), *([slack_note] if slack_note else [])]
+    slack_ids = client.slack_ids(results["form"])
     email_ok = properties.email_configured or bool(
         ((results["form"].get("channels") or {}).get("email") or {}).get("configured")
     )
-    return LiveState(
+    live = LiveState(
         version=client.version,
         report_timezone=properties.report_timezone_long or "UTC",
         me=results["me"],
@@ -207,10 +237,16 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         groups=list(results["groups"]),
         webhooks=list(results["webhooks"]),
         email_configured=email_ok,
-        slack_configured=slack.configured is not False,
-        slack_channels=slack.names,
-        slack_ids=dict(slack.ids),
+        slack_configured=slack_ok,
+        slack_channels=channels,
+        slack_ids=slack_ids,
+        slack_renames=slack_renames(results["notifications"], slack_ids),
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
         unreadable=frozenset(unreadable),
     )
+    # rare (only after two applies raced): a copy is archived only if it holds nothing but
+    # what the plan moves out, dashboards included, which the card list cannot show
+    for copy in live.collection_copies():
+        live.collection_items[int(copy.id)] = list(client.collections.items(copy.id, models=()))
+    return live

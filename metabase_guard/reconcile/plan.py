@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from metabase_guard.errors import UnsafePlanError
+from metabase_guard.errors import UnsafePlanError, redact
 from metabase_guard.reconcile.desired import DesiredAlert, DesiredCard
 
 __all__ = [
@@ -63,12 +63,16 @@ class Change:
     card: DesiredCard | None = field(default=None, compare=False, repr=False)
     alert: DesiredAlert | None = field(default=None, compare=False, repr=False)
     values: tuple[tuple[str, Any], ...] = ()
+    #: a copy made by a concurrent apply (retired by any apply, outside the prune guard)
+    duplicate: bool = False
+    #: managed objects this delete retires: an archived card takes its active alerts along
+    retires: int = field(default=1, compare=False)
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
         """Writes in a safe order: collections, cards, alerts; deletes of alerts before cards."""
         if self.action == "delete":
-            return (3 + (0 if self.kind == "alert" else 1), 0, self.address)
+            return (3 + {"alert": 0, "card": 1, "collection": 2}[self.kind], 0, self.address)
         return (_KIND_ORDER[self.kind], 0 if self.action == "create" else 1, self.address)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +91,8 @@ class Change:
             out["values"] = {k: _jsonable(v) for k, v in self.values}
         if self.effects:
             out["effects"] = list(self.effects)
+        if self.duplicate:
+            out["duplicate"] = True
         return out
 
 
@@ -109,6 +115,7 @@ class Thresholds:
     max_update_share: float = 0.3
     max_delete_share: float = 0.3
     min_existing: int = 10
+    """Below this many managed objects, updates are not checked (deletes always are)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,8 @@ class Plan:
     pending_deletes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
     prune: bool = False
+    #: the managed card of each key, as the diff chose it (apply writes alerts onto these)
+    card_ids: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
     @staticmethod
     def build(
@@ -137,6 +146,7 @@ class Plan:
         pending_deletes: list[Change] | None = None,
         notes: list[str] | None = None,
         prune: bool = False,
+        card_ids: dict[str, int] | None = None,
     ) -> Plan:
         """A plan with its changes in apply order."""
         return Plan(
@@ -149,6 +159,7 @@ class Plan:
             pending_deletes=tuple(sorted(pending_deletes or [], key=lambda c: c.address)),
             notes=tuple(notes or []),
             prune=prune,
+            card_ids=tuple(sorted((card_ids or {}).items())),
         )
 
     @property
@@ -176,8 +187,12 @@ class Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON plan (``format_version`` 1)."""
-        return {
+        """The documented JSON plan (``format_version`` 1), credentials blanked out.
+
+        A credential has no business in a plan, but SQL or a name may quote one by mistake, and
+        saved plans travel as CI artifacts.
+        """
+        return _redacted({
             "format_version": PLAN_FORMAT_VERSION,
             "url": self.url,
             "metabase_version": self.version,
@@ -188,24 +203,45 @@ class Plan:
             "unmanaged": [u.to_dict() for u in self.unmanaged],
             "notes": list(self.notes),
             "checksum": self.checksum,
-        }
+        })
 
     def raise_if_unsafe(self, thresholds: Thresholds) -> None:
-        """Raise UnsafePlanError when updates or deletes exceed their share of what exists."""
-        if self.existing < thresholds.min_existing:
-            return
+        """Raise UnsafePlanError when updates or deletes exceed their share of what exists.
+
+        Updates are checked from ``min_existing`` managed objects on. Deletes are checked
+        whatever the count, and retiring every managed object always needs ``--force``: with
+        ``questions: []`` and ``--prune`` the only managed card of a small project would
+        otherwise be archived without a word. Copies made by a concurrent apply are not
+        counted: retiring them is what keeps one object per key.
+        """
         for action, limit in (
             ("update", thresholds.max_update_share),
             ("delete", thresholds.max_delete_share),
         ):
-            count = self.count(action)
-            share = count / self.existing
+            guarded = [c for c in self.changes if c.action == action and not c.duplicate]
+            count = sum(c.retires for c in guarded) if action == "delete" else len(guarded)
+            if not count or (action == "update" and self.existing < thresholds.min_existing):
+                continue
+            existing = max(self.existing, count)
+            share = count / existing
+            if action == "delete" and count >= existing:
+                raise UnsafePlanError(
+                    f"the plan would delete all {count} managed object(s) (100%): every card "
+                    "would be archived and every alert deactivated; review it and rerun with "
+                    "--force if it is intended"
+                )
             if share > limit:
                 raise UnsafePlanError(
-                    f"the plan would {action} {count} of {self.existing} managed objects "
+                    f"the plan would {action} {count} of {existing} managed objects "
                     f"({share:.0%}, above the {limit:.0%} threshold); review it and rerun "
                     "with --force if it is intended"
                 )
+
+
+def _redacted(data: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(data)
+    clean = redact(text)
+    return data if clean == text else dict(json.loads(clean))
 
 
 def _jsonable(value: Any) -> Any:

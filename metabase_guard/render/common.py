@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from metabase_guard.reconcile.diff import schedule_words
+from metabase_guard.reconcile.plan import Change
 
-__all__ = ["fmt_field", "fmt_value", "shown"]
+__all__ = ["apply_summary", "fmt_field", "fmt_value", "shown", "sql_diff"]
+
+# Beyond this a float's integer digits are noise: 1e308 is not printed as 309 digits.
+_LARGEST_EXACT = 1e15
 
 
 def fmt_value(value: Any) -> str:
@@ -16,7 +22,7 @@ def fmt_value(value: Any) -> str:
         return "(none)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < _LARGEST_EXACT:
         return f"{int(value):,}"
     if isinstance(value, (int, float)):
         return f"{value:,}"
@@ -32,9 +38,41 @@ def fmt_field(name: str, value: Any, timezone: str) -> str:
     """A field's value, with schedules in words in the report timezone."""
     if name == "schedule" and isinstance(value, str) and value:
         return f"{json.dumps(schedule_words(value, timezone))} ({value})"
+    if name == "collection" and value == "":
+        return "(root collection)"
     return fmt_value(value)
+
+
+def sql_diff(old: str, new: str, *, context: int = 2) -> list[str]:
+    """A SQL change line by line, indentation kept.
+
+    Lines start with ``- ``, ``+ `` or two spaces (context); ``...`` separates distant hunks.
+    """
+    out: list[str] = []
+    diff = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=context)
+    for line in diff:
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            if out:
+                out.append("...")
+            continue
+        out.append(f"{line[:1] or ' '} {line[1:]}")
+    return out
 
 
 def shown(name: str, value: object) -> bool:
     """On creates and deletes, leave out what is empty or off: the block stays readable."""
     return name != "path" and value not in (None, False, (), [])
+
+
+def apply_summary(done: Sequence[Change], requests: int | None = None) -> str:
+    """``3 added, 1 changed, 0 destroyed (5 requests)``: the one wording of apply and demo."""
+    counts = {"create": 0, "update": 0, "delete": 0}
+    for change in done:
+        counts[change.action] += 1
+    text = (f"{counts['create']} added, {counts['update']} changed, {counts['delete']} "
+            "destroyed")
+    if requests is not None:
+        text += f" ({requests} request{'' if requests == 1 else 's'})"
+    return text

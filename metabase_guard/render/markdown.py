@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from metabase_guard.lint import Finding, count_by_severity
-from metabase_guard.reconcile.plan import Plan
-from metabase_guard.render.common import fmt_field, shown
+from metabase_guard.reconcile.plan import Change, Plan
+from metabase_guard.render.common import fmt_field, shown, sql_diff
 
 __all__ = ["render_markdown"]
 
@@ -15,6 +15,36 @@ _ICON = {"create": "🟢 create", "update": "🟡 update", "delete": "🔴 delet
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def _fenced(language: str, lines: Sequence[str]) -> list[str]:
+    """A code block that keeps the SQL's indentation; its fence is longer than any in the SQL."""
+    fence = "```"
+    while any(fence in line for line in lines):
+        fence += "`"
+    return [f"{fence}{language}", *lines, fence]
+
+
+def _sql_sections(changes: Sequence[Change]) -> list[str]:
+    """The SQL of each created card, and each SQL change as a line diff, below the table."""
+    out: list[str] = []
+    for change in changes:
+        if change.kind != "card":
+            continue
+        sql_change = next((f for f in change.fields if f.field == "sql"), None)
+        if sql_change is not None:
+            body = _fenced("diff", sql_diff(str(sql_change.old or ""), str(sql_change.new or "")))
+            title = f"SQL change of <code>{change.address}</code>"
+        elif change.action == "create":
+            sql = dict(change.values).get("sql")
+            if not isinstance(sql, str) or not sql:
+                continue
+            body = _fenced("sql", sql.splitlines())
+            title = f"SQL of <code>{change.address}</code>"
+        else:
+            continue
+        out += ["", f"<details><summary>{title}</summary>", "", *body, "", "</details>"]
+    return out
 
 
 def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
@@ -35,6 +65,7 @@ def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
         for change in plan.changes:
             if change.fields:
                 details = "<br>".join(
+                    "`sql`: changed, see the line diff below" if f.field == "sql" else
                     f"`{f.field}`: {_cell(fmt_field(f.field, f.old, plan.timezone))} → "
                     f"{_cell(fmt_field(f.field, f.new, plan.timezone))}" for f in change.fields
                 )
@@ -46,6 +77,7 @@ def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
             for effect in change.effects:
                 details += f"<br>⚠️ {_cell(effect)}"
             out.append(f"| {_ICON[change.action]} | `{change.address}` | {details} |")
+        out += _sql_sections(plan.changes)
     if plan.pending_deletes:
         out += ["", "<details><summary>Kept: no longer declared (apply with --prune to remove)"
                 "</summary>", ""]

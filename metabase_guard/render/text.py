@@ -7,7 +7,7 @@ from typing import Any
 
 from metabase_guard.lint import Finding, count_by_severity
 from metabase_guard.reconcile.plan import Change, Plan
-from metabase_guard.render.common import fmt_field, fmt_value, shown
+from metabase_guard.render.common import fmt_field, fmt_value, shown, sql_diff
 
 __all__ = ["render_text"]
 
@@ -48,7 +48,7 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     words = _WORDS[change.action]
     if change.kind == "alert" and change.action == "delete":
         words = "will be deactivated"
-    if change.kind == "card" and change.action == "delete":
+    if change.kind in ("card", "collection") and change.action == "delete":
         words = "will be archived (moved to the Trash)"
     lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
     label = change.address.split(" ", 1)[1]
@@ -58,6 +58,10 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
         for f in change.fields:
             if isinstance(f.old, (list, tuple)) and isinstance(f.new, (list, tuple)):
                 rows.append(("~", f.field, _list_change(f.old, f.new)))
+                continue
+            if f.field == "sql" and isinstance(f.old, str) and isinstance(f.new, str):
+                rows.append(("~", f.field, "\n".join(["<<DIFF", *sql_diff(f.old, f.new),
+                                                       "DIFF"])))
                 continue
             old = fmt_field(f.field, f.old, timezone)
             new = fmt_field(f.field, f.new, timezone)
@@ -91,7 +95,13 @@ def render_text(plan: Plan, *, colour: bool = False, findings: Sequence[Finding]
         f"Metabase {plan.url} (version {plan.version}, report timezone {plan.timezone})",
         "",
     ]
-    if plan.is_empty:
+    if plan.is_empty and plan.pending_deletes:
+        count = len(plan.pending_deletes)
+        out.append(_paint(f"No changes. Metabase matches the declarations, except for {count} "
+                          f"object{'s' if count != 1 else ''} no longer declared. Kept because "
+                          "--prune was not given:", _BOLD, colour))
+        out += [f"  {c.address} (id {c.live_id})" for c in plan.pending_deletes]
+    elif plan.is_empty:
         out.append(_paint("No changes. Metabase matches the declarations.", _BOLD, colour))
     else:
         out.append("metabase-guard will perform the following actions, shown with these symbols:")
@@ -103,7 +113,7 @@ def render_text(plan: Plan, *, colour: bool = False, findings: Sequence[Finding]
         for change in plan.changes:
             out.extend(_block(change, plan.timezone, colour))
             out.append("")
-    if plan.pending_deletes:
+    if plan.pending_deletes and not plan.is_empty:
         _gap(out)
         out.append("Kept because --prune was not given (no longer declared):")
         for change in plan.pending_deletes:

@@ -337,6 +337,9 @@ def list_cards(sb: Sandbox, req: Request) -> Reply:
     return ok([card_json(store, c, user) for c in cards])
 
 
+# metabase/metabase src/metabase/queries/api/card.clj (defendpoint :put "/:id") and
+# src/metabase/queries/models/card.clj (update-card!): the keys a PUT may change; the ones in
+# NULLABLE_KEYS are written even when null, the others ignored when null.
 UPDATE_KEYS = (
     "name",
     "parameters",

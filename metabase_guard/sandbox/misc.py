@@ -22,6 +22,7 @@ from metabase_guard.sandbox.core import (
 )
 from metabase_guard.sandbox.store import Store
 from metabase_guard.sandbox.validation import (
+    SLACK_OBJECT_LIST_SINCE,
     Errors,
     check_bool,
     check_enum,
@@ -65,6 +66,8 @@ def _user(req: Request) -> Row:
 
 
 # ------------------------------------------------------------------------------ health, session
+# metabase/metabase src/metabase/server/routes.clj: /api/health is routed outside the
+# authenticated API context (no session), 200 {"status": "ok"} once initialised, else 503.
 def health(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/health`` → ``{"status": "ok"}``."""
     return ok({"status": "ok"})
@@ -82,6 +85,8 @@ def timezone_names(zone: str | None) -> tuple[str, str]:
     return name, short
 
 
+# metabase/metabase src/metabase/session/api.clj (defendpoint :get "/properties"):
+# setting/user-readable-values-map of the current user's visibilities, :public when anonymous.
 def session_properties(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/session/properties``: public settings, no auth needed.
 
@@ -321,46 +326,39 @@ READABLE_SETTINGS = (
 )
 
 
-# Defaults and descriptions of the settings the sandbox knows (Metabase's defsetting forms).
-SETTING_INFO: dict[str, tuple[Any, str]] = {
-    "email-configured?": (False, "Check whether Metabase is configured to send emails."),
-    "report-timezone": (None, "Connection timezone to use when executing queries."),
-    "site-name": ("Metabase", "The name used for this instance of Metabase."),
-    "site-url": (None, "This URL is used for things like creating links in emails."),
-    "slack-token-valid?": (False, "Whether the Slack token is valid."),
-    "subscription-allowed-domains": (
-        None, "Allowed email address domain(s) for new Dashboard Subscriptions and Alerts."),
+SETTING_DESCRIPTIONS = {
+    "report-timezone": "Connection timezone to use when executing queries.",
+    "email-configured?": "Whether email is enabled and its mandatory settings are configured.",
+    "slack-token-valid?": "Whether the current Slack app token, if set, is valid.",
+    "subscription-allowed-domains": "Allowed email address domain(s) for new Subscriptions.",
+    "site-url": "This URL is used for things like creating links in emails.",
+    "site-name": "The name used for this instance of Metabase.",
 }
 
 
-def _env_name(key: str) -> str:
-    return "MB_" + "".join(c for c in key.upper().replace("-", "_") if c.isalnum() or c == "_")
-
-
 def list_settings(sb: Sandbox, req: Request) -> Reply:
-    """``GET /api/setting``: every admin-writable setting, sorted by key (superusers).
+    """``GET /api/setting``: admin-only, one map per setting, env-var values never shown.
 
-    metabase/metabase src/metabase/settings/models/setting.clj (admin-writable-settings,
-    user-facing-info): ``key``, ``value`` (null when it is the default), ``is_env_setting``,
-    ``env_name``, ``description``, ``default``.
+    metabase/metabase src/metabase/settings/models/setting.clj (``writable-settings``:
+    ``:key :value :is_env_setting :env_name :description :default``).
     """
     store = sb.store
     store.require_superuser(_user(req))
-    out = []
-    for key in sorted(SETTING_INFO):
-        default, description = SETTING_INFO[key]
-        value = store.settings.get(key)
-        out.append({
+    return ok([
+        {
             "key": key,
-            "value": None if value == default else value,
+            "value": store.settings.get(key),
             "is_env_setting": False,
-            "env_name": _env_name(key),
-            "description": description,
-            "default": default,
-        })
-    return ok(out)
+            "env_name": "MB_" + key.rstrip("?").replace("-", "_").upper(),
+            "description": SETTING_DESCRIPTIONS[key],
+            "default": None,
+        }
+        for key in READABLE_SETTINGS
+    ])
 
 
+# metabase/metabase src/metabase/settings/api.clj (defendpoint :get "/:key"): returns
+# setting/user-facing-value, nil for an unset setting; the API answers a nil body 204 No Content.
 def get_setting(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/setting/:key``: the bare JSON value; unset → 204 (settings-manager: admins)."""
     store = sb.store
@@ -521,72 +519,66 @@ def update_channel(sb: Sandbox, req: Request) -> Reply:
 
 
 # ------------------------------------------------------------------------------ form_input
-def slack_options(store: Store) -> list[Any]:
-    """The Slack channel field's ``options``: display names, or objects with the Slack id.
-
-    metabase/metabase src/metabase/pulse/api/pulse.clj (form_input): released versions map the
-    cached channels and users to ``:display-name``; since PR #72223 each is
-    ``{:displayName display-name :id id}``, deduplicated by id then by display name.
-    """
-    if not store.slack_objects:
-        return list(store.slack_channels)
-    return [{"displayName": name, "id": store.slack_ids[name]} for name in store.slack_channels]
-
-
-def rename_slack_channel(store: Store, old: str, new: str) -> None:
-    """Emulate a rename in Slack: the display name changes, the Slack id stays."""
-    index = store.slack_channels.index(old)
-    store.slack_channels[index] = new
-    store.slack_ids[new] = store.slack_ids.pop(old)
-
-
 def form_input(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/pulse/form_input``: which channels are configured, Slack channel options.
 
     metabase/metabase src/metabase/pulse/api/pulse.clj (form_input) and the pulse_channel
-    ``channel-types``; ``http.configured`` = an active ``channel/http`` channel exists; the
-    ``slack`` key is left out for sandboxed or impersonated users.
+    ``channel-types``; ``http.configured`` = an active ``channel/http`` channel exists.
     """
     store = sb.store
     slack_ok = bool(store.slack_channels)
-    channels: dict[str, Any] = {
-        "email": {
-            "type": "email",
-            "name": "Email",
-            "allows_recipients": True,
-            "recipients": ["user", "email"],
-            "schedules": SCHEDULES,
-            "configured": store.email_configured(),
-        },
-        "slack": {
-            "type": "slack",
-            "name": "Slack",
-            "allows_recipients": False,
-            "schedules": SCHEDULES,
-            "fields": [
-                {
-                    "name": "channel",
-                    "type": "select",
-                    "displayName": "Post to",
-                    "options": slack_options(store),
-                    "required": True,
-                }
-            ],
-            "configured": slack_ok,
-        },
-        "http": {
-            "type": "http",
-            "name": "Webhook",
-            "allows_recipients": False,
-            "schedules": SCHEDULES,
-            "configured": any(
-                c["active"] and c["type"] == "channel/http" for c in store.all("channels")
-            ),
-        },
-    }
+    shape = store.slack_list or (
+        "objects" if store.major >= SLACK_OBJECT_LIST_SINCE else "strings"
+    )
+    # Newer builds: {displayName, id} per channel and user (pulse.clj form_input, see
+    # validation.SLACK_OBJECT_LIST_SINCE); released ones: the display names alone.
+    options: list[Any] = (
+        [{"displayName": n, "id": store.slack_ids[n]} for n in store.slack_channels]
+        if shape == "objects" else list(store.slack_channels)
+    )
+    reply = ok(
+        {
+            "channels": {
+                "email": {
+                    "type": "email",
+                    "name": "Email",
+                    "allows_recipients": True,
+                    "recipients": ["user", "email"],
+                    "schedules": SCHEDULES,
+                    "configured": store.email_configured(),
+                },
+                "slack": {
+                    "type": "slack",
+                    "name": "Slack",
+                    "allows_recipients": False,
+                    "schedules": SCHEDULES,
+                    "fields": [
+                        {
+                            "name": "channel",
+                            "type": "select",
+                            "displayName": "Post to",
+                            "options": options,
+                            "required": True,
+                        }
+                    ],
+                    "configured": slack_ok,
+                },
+                "http": {
+                    "type": "http",
+                    "name": "Webhook",
+                    "allows_recipients": False,
+                    "schedules": SCHEDULES,
+                    "configured": any(
+                        c["active"] and c["type"] == "channel/http" for c in store.all("channels")
+                    ),
+                },
+            }
+        }
+    )
+    # pulse.clj form_input: ``(perms/sandboxed-or-impersonated-user?) (dissoc chan-types :slack)``.
     if _user(req)["id"] in store.sandboxed:
-        del channels["slack"]
-    return ok({"channels": channels})
+        del reply.body["channels"]["slack"]
+    return reply
 
 
 # ------------------------------------------------------------------------------ queries

@@ -20,6 +20,7 @@ from metabase_guard.sandbox.core import (
 )
 from metabase_guard.sandbox.store import Delivery, Store
 from metabase_guard.sandbox.validation import (
+    SLACK_OBJECT_LIST_SINCE,
     Errors,
     check_bool,
     check_enum,
@@ -30,7 +31,7 @@ from metabase_guard.sandbox.validation import (
     field,
     received,
 )
-from metabase_guard.sandbox.versions import CREATOR_CHANGE_SINCE, PUT_IDS_FROM_URL_SINCE
+from metabase_guard.sandbox.versions import PUT_IDS_FROM_URL_SINCE
 
 if TYPE_CHECKING:
     from metabase_guard.sandbox.app import Router, Sandbox
@@ -57,12 +58,16 @@ RECIPIENT_TYPES = [
 # column with PR #72909 (merged mid-2026, backport closed): here from 0.62 on.
 NOTIFICATION_COMPARE = ("active", "creator_id")
 NOTIFICATION_COMPARE_RELEASED = ("active",)
+CREATOR_CHANGE_SINCE = 62
 PAYLOAD_COMPARE = ("send_condition", "send_once")
 SUBSCRIPTION_COLS = ("notification_id", "type", "event_name", "cron_schedule", "ui_display_type")
 HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", "active")
 RECIPIENT_COLS = ("notification_handler_id", "type", "user_id", "permissions_group_id", "details")
 
 
+# metabase/metabase src/metabase/notification/api/notification.clj serves these from 0.54;
+# docs/developers-guide/api-changelog.md lists /api/notification under 0.54 (PR #55890 moved the
+# entry from 0.53): older majors answer the route 404 "API endpoint does not exist.".
 def register(router: Router) -> None:
     """Register the endpoints (absent before 0.54: 404 ``API endpoint does not exist.``)."""
     since = NOTIFICATIONS_SINCE
@@ -95,13 +100,11 @@ def hydrate(store: Store, notification: Row) -> Row:
 
     metabase/metabase src/metabase/notification/models.clj (hydrate-notification): payload with
     its card, creator, subscriptions, handlers with channel, template and recipients (user
-    recipients get ``user``, deactivated users ``null``). src/metabase/notification/db.clj selects
+    recipients get ``user``, deactivated users ``null``); never ``internal_id``, which models.clj
+    removes after every select. src/metabase/notification/db.clj selects
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
     out = copy.deepcopy(notification)
-    # src/metabase/notification/models.clj (define-after-select :model/Notification):
-    # `internal_id` is removed after every select, so no response carries it.
-    out.pop("internal_id", None)
     out["creator"] = store.user_summary(store.get("users", notification["creator_id"]))
     payload = store.get("notification_cards", notification["payload_id"])
     if payload is not None:
@@ -168,11 +171,10 @@ def _get_or_404(store: Store, notification_id: int) -> Row:
 
 
 # ------------------------------------------------------------------------------ validation
-def validate_body(body: dict[str, Any], *, slack_ids: bool = True) -> None:
+def validate_body(body: dict[str, Any], major: int) -> None:
     """The ``FullyHydratedNotification`` request schema.
 
-    metabase/metabase src/metabase/notification/models.clj. ``slack_ids``: whether a raw-value
-    recipient's closed ``details`` map declares ``channel_id`` (PR #72223; see seed.py).
+    metabase/metabase src/metabase/notification/models.clj.
     """
     errors = Errors()
     field(
@@ -243,12 +245,12 @@ def validate_body(body: dict[str, Any], *, slack_ids: bool = True) -> None:
             handler.get("recipients") if isinstance(handler.get("recipients"), list) else []
         )
         for j, recipient in enumerate(recipients or []):
-            _validate_recipient(errors, recipient, [*where, "recipients", j], slack_ids)
+            _validate_recipient(errors, recipient, [*where, "recipients", j], major)
     errors.raise_if_any()
 
 
 def _validate_recipient(
-    errors: Errors, recipient: Any, where: list[str | int], slack_ids: bool = True
+    errors: Errors, recipient: Any, where: list[str | int], major: int
 ) -> None:
     # Tagged union on `type` (metabase/metabase src/metabase/notification/models.clj,
     # ::NotificationRecipient).
@@ -284,7 +286,9 @@ def _validate_recipient(
                 ["missing required key, received: nil"],
             )
         else:
-            allowed = {"value", "channel_id"} if slack_ids else {"value"}
+            # notification/models.clj: the raw-value details map is closed; channel_id joined
+            # it with the Slack channel ids (PR #72223, see SLACK_OBJECT_LIST_SINCE).
+            allowed = {"value", "channel_id"} if major >= SLACK_OBJECT_LIST_SINCE else {"value"}
             for extra in sorted(set(details) - allowed):
                 errors.add(
                     [*where, "details", extra],
@@ -441,7 +445,6 @@ def _insert_notification(
             "payload_id": payload_id,
             "active": body.get("active") if body.get("active") is not None else True,
             "creator_id": creator_id,
-            "internal_id": None,
             "created_at": stamp,
             "updated_at": stamp,
         },
@@ -602,7 +605,7 @@ def create_notification(sb: Sandbox, req: Request) -> Reply:
     """
     store, user = sb.store, _user(req)
     body = req.json_object()
-    validate_body(body, slack_ids=store.slack_objects)
+    validate_body(body, store.major)
     _check_references(store, body, user)
     payload_id = None
     if body["payload_type"] == "notification/card":
@@ -670,7 +673,7 @@ def _diff_rows(
 
 
 def update_notification(sb: Sandbox, req: Request) -> Reply:
-    """``PUT /api/notification/:id``, as released Metabase up to 0.63 (before PR #79821).
+    """``PUT /api/notification/:id``, as released Metabase up to 0.63 (PR #79821 from 0.64).
 
     metabase/metabase src/metabase/notification/api/notification.clj (PUT "/:id"),
     src/metabase/notification/models.clj (notification-update-spec, before-update) and
@@ -686,7 +689,7 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     if not (superuser or existing["creator_id"] == user["id"]):
         raise forbidden()
     body = req.json_object()
-    validate_body(body, slack_ids=store.slack_objects)
+    validate_body(body, store.major)
     _check_references(store, body, user)
     before = hydrate(store, existing)
     if store.major >= PUT_IDS_FROM_URL_SINCE:
@@ -857,9 +860,10 @@ def _handler_targets(store: Store, handler: Row) -> list[str]:
                     targets.append(member["email"])
         elif recipient["type"] == "notification-recipient/raw-value":
             details = recipient["details"] or {}
-            # PR #72223: at send time the stored Slack id wins over the name, so an alert
-            # survives a rename in Slack.
-            renamed = [n for n, i in store.slack_ids.items() if i == details.get("channel_id")]
+            # PR #72223: at send time a stored Slack channel id wins over the name, so an alert
+            # keeps posting to a channel renamed in Slack.
+            renamed = [n for n, i in store.slack_ids.items()
+                       if details.get("channel_id") and i == details["channel_id"]]
             targets.append(renamed[0] if renamed else str(details.get("value")))
     return targets
 

@@ -1,7 +1,11 @@
 """pytest fixtures serving a fresh :class:`Sandbox` on pytest-httpserver.
 
-Enable with ``pytest_plugins = ["metabase_guard.sandbox.pytest_plugin"]`` (needs the ``test``
-extra: pytest-httpserver). Fixtures:
+pytest loads this module by itself once metabase-guard is installed (a ``pytest11`` entry
+point; ``pytest -p no:metabase_guard.sandbox.pytest_plugin`` turns it off, and an older conftest
+line ``pytest_plugins = ["metabase_guard.sandbox.pytest_plugin"]`` is harmless). The fixtures
+need the ``test`` extra (pytest-httpserver); without it they fail with the command that installs
+it, and nothing else in a user's test run changes. Importing it costs almost nothing: the
+sandbox itself is imported when a test first asks for it. Fixtures:
 
 - ``metabase_sandbox``: a default sandbox (``v0.61.2``, default seed) per test;
 - ``metabase_sandbox_factory(version_tag=..., seed=..., api_key=..., **kwargs)``: build one with
@@ -17,13 +21,25 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
-from metabase_guard.sandbox.app import Sandbox
+if TYPE_CHECKING:
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    from metabase_guard.sandbox.app import Sandbox
+
+try:
+    import pytest_httpserver  # noqa: F401  (only: is the test extra installed?)
+except ImportError:  # pragma: no cover - exercised in an installed venv without the extra
+    _MISSING_EXTRA: str | None = (
+        "the metabase_sandbox fixtures need pytest-httpserver: "
+        "pip install 'metabase-guard[test]'"
+    )
+else:
+    _MISSING_EXTRA = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,8 @@ class MountedSandbox:
 
 
 def _handler(sandbox: Sandbox) -> Callable[[Request], Response]:
+    from werkzeug import Response
+
     def respond(request: Request) -> Response:
         query = {key: request.args.getlist(key) for key in request.args}
         response = sandbox.handle(request.method, request.path, query, dict(request.headers),
@@ -58,8 +76,13 @@ SandboxFactory = Callable[..., MountedSandbox]
 
 
 @pytest.fixture
-def metabase_sandbox_factory(httpserver: HTTPServer) -> Iterator[SandboxFactory]:
+def metabase_sandbox_factory(request: pytest.FixtureRequest) -> Iterator[SandboxFactory]:
     """Build and mount a sandbox: ``factory(version_tag="v0.55.3", seed={...})``."""
+    if _MISSING_EXTRA:
+        pytest.fail(_MISSING_EXTRA, pytrace=False)
+    # asked for by name, so that pytest without pytest-httpserver never meets the name
+    httpserver: HTTPServer = request.getfixturevalue("httpserver")
+    from metabase_guard.sandbox.app import Sandbox
 
     def factory(
         version_tag: str = "v0.61.2",

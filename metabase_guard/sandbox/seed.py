@@ -5,15 +5,15 @@ A seed is a mapping (or a YAML file holding one)::
     version: v0.61.2              # optional, overrides Sandbox(version_tag=...)
     email_configured: true        # default true
     slack_channels: ["#general", "#alerts"]   # default these two; [] = Slack not configured
-                                              # or [{name: "#general", id: C0123}, ...]
-    slack_list: objects           # strings | objects: the shape of form_input's Slack list
-                                  # (default: objects from 0.62, see SLACK_OBJECTS_SINCE)
+                                  # an entry may be {name: "#x", id: C0123} to fix its id
+    slack_list: objects           # form_input's Slack list shape: strings | objects
+                                  # (default by version, see validation.SLACK_OBJECT_LIST_SINCE)
     report_timezone: Europe/Berlin
     allowed_domains: [example.com]            # subscription-allowed-domains
     users:
       - {email: pm@example.com, first_name: Priya, last_name: PM, is_superuser: false,
          password: secret, api_key: mb_pm_key, active: true,
-         sandboxed: false}        # sandboxed/impersonated: form_input hides Slack
+         sandboxed: false}       # true: data-sandboxed/impersonated, form_input hides Slack
     groups:
       - {name: Data team, members: [pm@example.com]}
     databases:
@@ -38,22 +38,12 @@ import yaml
 
 from metabase_guard.sandbox.core import nano_id, now_iso
 from metabase_guard.sandbox.store import ADMIN_GROUP_ID, Store
-from metabase_guard.sandbox.versions import SLACK_OBJECTS_SINCE
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin"
 API_KEY_NAME = "metabase-guard sandbox"
 DEMO_SEED = Path(__file__).with_name("demo_seed.yaml")
 DEFAULT_SLACK_CHANNELS = ("#general", "#alerts")
-# metabase/metabase src/metabase/pulse/api/pulse.clj (form_input) lists Slack targets as
-# {"displayName", "id"} objects, and src/metabase/notification/models.clj lets a raw-value
-# recipient's details carry the Slack `channel_id`, since PR #72223 (merged 2026-04-09,
-# with #71653). Which release first ships it could not be pinned from the source history
-# available (no api-changelog entry, no backport found); 0.62 is the first major branched
-# after the merge, so the sandbox answers the object form from 0.62 on
-# (versions.SLACK_OBJECTS_SINCE). The seed's `slack_list` selects either shape at any
-# version, and tests cover both.
-SLACK_LIST_SHAPES = ("strings", "objects")
 SEED_KEYS = {
     "version",
     "email_configured",
@@ -69,6 +59,12 @@ SEED_KEYS = {
 }
 USER_KEYS = {"email", "first_name", "last_name", "is_superuser", "password", "api_key", "active",
              "collection_access", "sandboxed"}
+
+
+def slack_id(name: str) -> str:
+    """A stable Slack-looking id for a channel (``C...``) or user (``U...``) name."""
+    digest = hashlib.sha256(name.encode()).hexdigest().upper()
+    return ("U" if name.startswith("@") else "C") + digest[:10]
 
 
 def load_seed(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -112,13 +108,13 @@ def _check(data: dict[str, Any]) -> None:
         raise _fail("email_configured", "must be true or false")
     for i, channel in enumerate(_check_list(data, "slack_channels")):
         if isinstance(channel, dict):
-            if set(channel) - {"name", "id"} or not isinstance(channel.get("name"), str) or (
-                "id" in channel and not isinstance(channel["id"], str)
+            if set(channel) != {"name", "id"} or not all(
+                isinstance(v, str) and v for v in channel.values()
             ):
-                raise _fail(f"slack_channels[{i}]", "must be {name: '#alerts', id: 'C0123'}")
+                raise _fail(f"slack_channels[{i}]", "must be {name: '#alerts', id: C0123}")
         elif not isinstance(channel, str) or not channel:
             raise _fail(f"slack_channels[{i}]", "must be a channel name like #alerts")
-    if data.get("slack_list") is not None and data["slack_list"] not in SLACK_LIST_SHAPES:
+    if data.get("slack_list") not in (None, "strings", "objects"):
         raise _fail("slack_list", "must be strings or objects")
     if data.get("report_timezone") is not None and not isinstance(data["report_timezone"], str):
         raise _fail("report_timezone", "must be a zone id like Europe/Berlin")
@@ -142,7 +138,7 @@ def _check(data: dict[str, Any]) -> None:
         for key in ("first_name", "last_name", "password", "api_key"):
             if user.get(key) is not None and not isinstance(user[key], str):
                 raise _fail(f"{where}.{key}", "must be a string")
-        for key in ("is_superuser", "active", "sandboxed"):
+        for key in ("is_superuser", "active"):
             if key in user and not isinstance(user[key], bool):
                 raise _fail(f"{where}.{key}", "must be true or false")
         if user.get("collection_access", "curate") not in ("curate", "view"):
@@ -290,14 +286,11 @@ def apply_seed(
         )
     store.settings["email-configured?"] = bool(seed.get("email_configured", True))
     store.slack_channels = []
-    for channel in seed.get("slack_channels", DEFAULT_SLACK_CHANNELS):
-        name = channel["name"] if isinstance(channel, dict) else channel
+    for entry in seed.get("slack_channels", DEFAULT_SLACK_CHANNELS):
+        name = entry["name"] if isinstance(entry, dict) else entry
         store.slack_channels.append(name)
-        given = channel.get("id") if isinstance(channel, dict) else None
-        store.slack_ids[name] = given or slack_id(name)
-    shape = seed.get("slack_list")
-    store.slack_objects = (shape == "objects" if shape is not None
-                           else store.major >= SLACK_OBJECTS_SINCE)
+        store.slack_ids[name] = entry["id"] if isinstance(entry, dict) else slack_id(name)
+    store.slack_list = seed.get("slack_list")
     store.settings["slack-token-valid?"] = bool(store.slack_channels)
     store.settings["report-timezone"] = seed.get("report_timezone", report_timezone)
     domains = seed.get("allowed_domains")
@@ -306,9 +299,3 @@ def apply_seed(
     store.settings["subscription-allowed-domains"] = domains or None
     store.settings["site-url"] = "http://localhost:3000"
     store.settings["site-name"] = "Metabase Sandbox"
-
-
-def slack_id(name: str) -> str:
-    """A stable Slack-like id for a display name: ``C…`` for channels, ``U…`` for users."""
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8].upper()
-    return ("U" if name.startswith("@") else "C") + digest

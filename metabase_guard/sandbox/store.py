@@ -70,14 +70,13 @@ class Store:
         self.memberships: set[tuple[int, int]] = set()  # (group_id, user_id)
         self.passwords: dict[int, str] = {}
         self.view_only: set[int] = set()
+        self.sandboxed: set[int] = set()  # data-sandboxed or impersonated users
         self.api_keys: dict[str, int] = {}
         self.sessions: dict[str, int] = {}
         self.settings: dict[str, Any] = {}
         self.slack_channels: list[str] = []
-        # Slack ids by display name, and whether form_input lists objects (see seed.py).
-        self.slack_ids: dict[str, str] = {}
-        self.slack_objects = False
-        self.sandboxed: set[int] = set()
+        self.slack_ids: dict[str, str] = {}  # display name -> Slack channel id
+        self.slack_list: str | None = None  # seed override of the form_input list shape
         self.warehouses: dict[int, Warehouse] = {}
         # A mapping of tables, or "default" for the shared default warehouse.
         self.database_tables: dict[int, dict[str, dict[str, Any]] | str] = {}

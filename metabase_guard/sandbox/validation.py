@@ -16,6 +16,13 @@ from metabase_guard.sandbox.core import ApiFailure
 
 MISSING: Any = object()
 
+# The first major whose ``GET /api/pulse/form_input`` lists Slack options as
+# ``{"displayName", "id"}`` objects (metabase/metabase src/metabase/pulse/api/pulse.clj,
+# ``form_input``; PR #72223, merged to master 2026-04-09). The release that first ships it
+# could not be pinned from the stored sources: 61 is inferred from the merge date, and a
+# seed's ``slack_list`` selects either shape at any version. See docs/compatibility.md.
+SLACK_OBJECT_LIST_SINCE = 61
+
 NON_BLANK = "value must be a non-blank string."
 MAP = "Value must be a map."
 POSITIVE_INT = "value must be an integer greater than zero."

@@ -1,19 +1,14 @@
-"""Which Metabase version does what: the version gates of the emulator in one place.
+"""Version gates of the emulator that reshape answers: 0.63's template-tag list, PR #79821.
 
-docs/compatibility.md has the table these constants implement; each cites its Metabase source.
+docs/compatibility.md has the whole table; the older gates live next to what they change
+(``validation.SLACK_OBJECT_LIST_SINCE``, ``notifications.CREATOR_CHANGE_SINCE``,
+``queries.normalize_query`` for MBQL 5).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# docs/developers-guide/api-changelog.md, 0.57 entry: queries stored and answered as MBQL 5.
-MBQL5_SINCE = 57
-# src/metabase/notification/models.clj (notification-update-spec): `creator_id` a compare
-# column with PR #72909 (see notifications.py).
-CREATOR_CHANGE_SINCE = 62
-# src/metabase/pulse/api/pulse.clj (form_input) objects with Slack ids, PR #72223 (see seed.py).
-SLACK_OBJECTS_SINCE = 62
 # src/metabase/lib/schema.cljc: native stages answer `template-tags` as a list of tag objects
 # from PR #77133 (merged 2026-07-06, backported to 0.63 by #77652); the list is accepted on
 # input too (0.62 only from a later patch, PR #79416 / #79528, so not emulated there).

@@ -30,6 +30,10 @@ error comes back as :class:`SqlError`. The database is read-only to queries
 (``PRAGMA query_only``); :meth:`Warehouse.add_tables` loads data.
 """
 
+# "As in Postgres" below means PostgreSQL's documented behaviour, the engine the demo database
+# declares (engine "postgres", metabase/metabase src/metabase/driver/postgres.clj):
+# date_trunc and interval arithmetic: https://www.postgresql.org/docs/current/functions-datetime.html
+# identifier folding: https://www.postgresql.org/docs/current/sql-syntax-lexical.html
 from __future__ import annotations
 
 import calendar

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
-_TOP_KEYS = ("questions", "tests")
+_TOP_KEYS = ("questions", "tests", "moved")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Declarations:
     """The files read, as the caller named them."""
     test_files: list[tuple[str, Any]] = field(default_factory=list)
     """Each file's raw ``tests`` section (a list), with the file; see :meth:`locate_in`."""
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    """``moved:`` renames, as (old key, new key): the card of the old key takes the new one."""
     _questions: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
     _roots: dict[str, Node | None] = field(default_factory=dict, repr=False)
 
@@ -159,6 +162,7 @@ class _Reader:
         self.declarations = Declarations()
         self.problems: list[Problem] = []
         self._keys: dict[str, Location] = {}
+        self._moves: list[tuple[str, str, Location]] = []
 
     def read_bytes(self, data: bytes, filename: str) -> None:
         try:
@@ -180,9 +184,11 @@ class _Reader:
         for issue in document.issues:
             self._file_problem(filename, issue)
         self._read_document(document, filename)
+        lines = text.splitlines()
         # Problems of one file in line order; files stay in the order they were read.
         self.problems[start:] = sorted(
-            self.problems[start:], key=lambda p: -1 if p.line is None else p.line
+            (_comment_hint(p, lines) for p in self.problems[start:]),
+            key=lambda p: -1 if p.line is None else p.line,
         )
 
     def _file_problem(self, filename: str, issue: yamlio.YamlIssue) -> None:
@@ -228,10 +234,50 @@ class _Reader:
         tests = data.get("tests")
         if isinstance(tests, list):
             self.declarations.test_files.append((filename, tests))
+        moved = data.get("moved")
+        if isinstance(moved, list):
+            for index, item in enumerate(moved):
+                self._read_move(filename, root, index, item)
         questions = data.get("questions")
         if isinstance(questions, list):
             for index, item in enumerate(questions):
                 self._read_question(filename, root, index, item)
+
+    def _read_move(self, filename: str, root: Node, index: int, item: Any) -> None:
+        base: tuple[str | int, ...] = ("moved", index)
+        if not isinstance(item, dict) or set(item) != {"from", "to"}:
+            self._problem(filename, root, base, "expected {from: old-key, to: new-key}, got "
+                          + (f"the fields {sorted(map(str, item))}" if isinstance(item, dict)
+                             else _kind(item)))
+            return
+        for side in ("from", "to"):
+            if not (isinstance(item[side], str) and _SLUG.fullmatch(item[side])):
+                self._problem(filename, root, (*base, side),
+                              f"expected a question key, got {_kind(item[side])}")
+                return
+        if item["from"] == item["to"]:
+            self._problem(filename, root, base, "'from' and 'to' are the same key")
+            return
+        line, _ = yamlio.locate(root, base)
+        self._moves.append((item["from"], item["to"], Location(filename, line)))
+
+    def finish(self) -> None:
+        """Checks across files: a move goes from an undeclared key to a declared one."""
+        sources: dict[str, Location] = {}
+        for old, new, where in self._moves:
+            problem = ""
+            if old in self._keys:
+                problem = (f"{old!r} is still declared (at {self._keys[old]}); a move "
+                           "renames a key that is no longer declared")
+            elif new not in self._keys:
+                problem = f"{new!r} is not the key of a declared question"
+            elif old in sources:
+                problem = f"{old!r} is already moved at {sources[old]}"
+            if problem:
+                self.problems.append(Problem(where.file, where.line, "moved", problem))
+                continue
+            sources[old] = where
+            self.declarations.moves.append((old, new))
 
     def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("questions", index)
@@ -258,12 +304,44 @@ class _Reader:
                 path = (*base, *_clean_loc(error))
                 self._problem(filename, root, path, prefix + _message(error, path))
             return
-        for sub, message in semantic_problems(question):
+        for sub, message in (*semantic_problems(question), *_email_case_problems(question)):
             self._problem(filename, root, (*base, *sub), prefix + message)
         node = yamlio.node_at(root, base)
         if key is not None and node is not None and key not in self.declarations._questions:
             self.declarations._questions[key] = (filename, node)
         self.declarations.questions.append(question)
+
+
+def _email_case_problems(question: Question) -> list[tuple[tuple[str | int, ...], str]]:
+    """E-mail addresses listed twice in different case: the same rule as exact duplicates.
+
+    Metabase keeps e-mail recipients as typed, but mail servers treat the address as one
+    mailbox, so ``A@x.org`` and ``a@x.org`` would be one person mailed twice.
+    """
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for a, alert in enumerate(question.alerts):
+        seen: dict[str, str] = {}
+        for i, address in enumerate(alert.email):
+            first = seen.setdefault(address.lower(), address)
+            if first != address:
+                out.append((("alerts", a, "email", i),
+                            f"{address!r} is listed twice (as {first!r}: e-mail addresses are "
+                            "compared without case)"))
+    return out
+
+
+_COMMENT_AFTER_COLON = re.compile(r":\s+#")
+
+
+def _comment_hint(problem: Problem, lines: Sequence[str]) -> Problem:
+    """``slack: #alerts`` reads as an empty value: say that ``#`` starts a YAML comment."""
+    if problem.line is None or "empty value" not in problem.message:
+        return problem
+    source = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
+    if not _COMMENT_AFTER_COLON.search(source):
+        return problem
+    return replace(problem, message=problem.message + "; '#' after a space starts a YAML "
+                   "comment: quote the value, as slack: ['#alerts']")
 
 
 def _clean_loc(error: ErrorDetails) -> tuple[str | int, ...]:
@@ -390,6 +468,7 @@ def load_declarations(paths: Sequence[str | Path]) -> Declarations:
             reader.problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
             continue
         reader.read_bytes(data, str(path))
+    reader.finish()
     if reader.problems:
         raise DeclarationError(reader.problems)
     return reader.declarations
@@ -399,16 +478,35 @@ def load_text(text: str, filename: str = "<string>") -> Declarations:
     """Read declarations from a string, for tests and tools; raises as :func:`load_declarations`."""
     reader = _Reader()
     reader.read_text(text, filename)
+    reader.finish()
     if reader.problems:
         raise DeclarationError(reader.problems)
     return reader.declarations
 
 
+SCHEMA_ID = "urn:metabase-guard:declarations:v1"
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a declaration file, for editors and ``schema``."""
     schema = DeclarationFile.model_json_schema()
+    slug = {"type": "string", "pattern": f"^{_SLUG.pattern}$"}
+    schema.setdefault("properties", {})["moved"] = {
+        "title": "Moved",
+        "description": "Renamed keys: the card declared under `from` is kept and re-keyed to "
+                       "`to`, with its alerts, instead of a new card being created.",
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+                  "properties": {
+                      "from": {**slug, "title": "From", "description": "The old key."},
+                      "to": {**slug, "title": "To", "description": "The new key."}}},
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        # the format's identity, not a download address: editors take the schema from the file
+        # `schema --out` writes (see metabase_guard/editor.py); v1 changes only when files
+        # written for it stop being valid
+        "$id": SCHEMA_ID,
         **schema,
         "title": "metabase-guard declarations",
         "description": DeclarationFile.__doc__ or "",

@@ -387,7 +387,8 @@ class Question(_Model):
         None, description="Result column on the x axis (`graph.dimensions`)."
     )
     goal: Goal | None = Field(
-        None, description="Goal line: `{value: <number>, label?: <text>}` (label default Goal)."
+        None, title="Goal",
+        description="Goal line: `{value: <number>, label?: <text>}` (label default Goal).",
     )
     alerts: list[Alert] = Field(
         default_factory=list, description="Alert subscriptions on this question."

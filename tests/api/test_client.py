@@ -53,6 +53,8 @@ def test_server_facts(client: MetabaseClient) -> None:
 @pytest.mark.parametrize(("tag", "major", "edition"), [
     ("v0.61.2", 61, "oss"), ("v1.58.15", 58, "enterprise"), ("v0.54", 54, "oss"),
     ("vLOCAL_DEV", None, "unknown"), ("", None, "unknown"), ("v2.1.0", None, "unknown"),
+    ("v0.62.0-SNAPSHOT", None, "unknown"), ("v1.63.x-dev", None, "unknown"),
+    ("v0.63.0-beta", 63, "oss"), ("v1.62.0-RC2", 62, "enterprise"), ("v0.46.6.1", 46, "oss"),
 ])
 def test_version_tags_are_parsed_defensively(tag: str, major: int | None, edition: str) -> None:
     parsed = parse_version(tag)

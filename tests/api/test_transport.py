@@ -124,15 +124,29 @@ def test_rate_limit_error_carries_retry_after_when_exhausted(httpserver: HTTPSer
     assert info.value.retry_after == pytest.approx(0.01)
 
 
-def test_connection_refused_is_retried_then_a_connection_error() -> None:
+def test_connection_refused_before_any_answer_fails_at_once_in_words() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t = Transport(f"http://127.0.0.1:{port}", api_key=KEY, retry=FAST)
     with pytest.raises(ApiConnectionError) as info:
-        t.request("POST", "/api/card", json_body={})
-    assert t.request_count == FAST.attempts  # never sent, so even a POST is retried
+        t.request("GET", "/api/card")
+    assert t.request_count == 1  # a wrong URL or a stopped Metabase: no round of backoff
+    assert "connection was refused (is Metabase running there" in str(info.value)
+    assert "NewConnectionError" not in str(info.value)
     assert KEY not in str(info.value)
+
+
+def test_connection_refused_after_an_answer_is_retried_even_for_a_post() -> None:
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/api/user/current").respond_with_json({"id": 1})
+    server.start()
+    t = Transport(server.url_for("/").rstrip("/"), api_key=KEY, retry=FAST)
+    assert t.request("GET", "/api/user/current") == {"id": 1}
+    server.stop()  # Metabase restarting
+    with pytest.raises(ApiConnectionError):
+        t.request("POST", "/api/card", json_body={})
+    assert t.request_count == 1 + FAST.attempts  # never sent, so even a POST is retried
 
 
 def test_timeout_is_a_timeout_error(httpserver: HTTPServer) -> None:

@@ -52,26 +52,34 @@ def demo_seed(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def env(metabase_sandbox_factory: Callable[..., MountedSandbox], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        request: pytest.FixtureRequest) -> Env:
-    """A demo-seeded sandbox, a copy of alerts/ in a temp dir as cwd, and a CLI runner.
+def env_for(metabase_sandbox_factory: Callable[..., MountedSandbox], tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> Callable[..., Env]:
+    """Build an :class:`Env` on a sandbox of ``version_tag`` seeded with ``seed``."""
 
-    Parametrize indirectly with a dict of seed changes (``{"version": "v0.63.1"}``).
-    """
-    mb = metabase_sandbox_factory(seed=demo_seed(**getattr(request, "param", {})))
-    alerts = tmp_path / "alerts"
-    shutil.copytree(REPO / "alerts", alerts, ignore=shutil.ignore_patterns("*test*"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("METABASE_URL", mb.url)
-    monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
-    for name in ("METABASE_USERNAME", "METABASE_PASSWORD", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
+    def build(version_tag: str = "v0.61.2", seed: dict[str, Any] | None = None) -> Env:
+        mb = metabase_sandbox_factory(version_tag=version_tag,
+                                      seed=seed if seed is not None else demo_seed())
+        alerts = tmp_path / "alerts"
+        shutil.copytree(REPO / "alerts", alerts, ignore=shutil.ignore_patterns("*test*"))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("METABASE_URL", mb.url)
+        monkeypatch.setenv("METABASE_API_KEY", mb.api_key)
+        for name in ("METABASE_USERNAME", "METABASE_PASSWORD", "NO_COLOR"):
+            monkeypatch.delenv(name, raising=False)
 
-    def run(*argv: str) -> Run:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        def run(*argv: str) -> Run:
+            capsys.readouterr()
+            code = cli.main(list(argv))
+            captured = capsys.readouterr()
+            return Run(code, captured.out, captured.err)
 
-    return Env(mb, alerts, run)
+        return Env(mb, alerts, run)
+
+    return build
+
+
+@pytest.fixture
+def env(env_for: Callable[..., Env]) -> Env:
+    """A demo-seeded sandbox, a copy of alerts/ in a temp dir as cwd, and a CLI runner."""
+    return env_for()

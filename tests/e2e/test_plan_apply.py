@@ -187,7 +187,10 @@ def test_prune_archives_removed_questions_and_guards_mass_deletes(env: Env) -> N
     pruned = env.run("plan", "--prune", "--detailed-exitcode")
     assert pruned.code == 2
     assert "will be archived" in pruned.out
-    assert env.run("apply", "--yes", "--prune").code == 0
+    # a small set is guarded too (issue 9): 3 of 5 cards and their alerts is above 30 %
+    refused = env.run("apply", "--yes", "--prune")
+    assert refused.code == 1 and "above the 30% threshold" in refused.err, refused.err
+    assert env.run("apply", "--yes", "--prune", "--force").code == 0
     assert "No changes." in env.run("plan", "--prune").out
 
 

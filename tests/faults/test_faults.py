@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from metabase_guard import cli, engine
+from metabase_guard.api import transport
 from metabase_guard.api.transport import RetryPolicy
 from metabase_guard.errors import ApiError, ApplyError, ServerError
 from metabase_guard.sandbox import Sandbox
@@ -81,7 +82,11 @@ def test_plan_never_writes_even_under_faults(faulty: Faulty) -> None:
                 outcomes.append(engine.plan(engine.load([faulty.alerts]), client).plan.is_empty)
         except ApiError as exc:
             outcomes.append(type(exc).__name__)
-    assert outcomes, outcomes
+    assert len(outcomes) == 6
+    # a plan that completes under faults still sees every change (nothing applied yet), and
+    # with retries most complete
+    assert True not in outcomes, outcomes
+    assert False in outcomes, outcomes
     assert faulty.writes() == 0
     assert {r.method for r in faulty.sb.requests} == {"GET"}
 
@@ -106,8 +111,8 @@ def test_retry_after_is_honoured(faulty: Faulty) -> None:
     assert [r.status for r in faulty.sb.requests if r.status == 429] == [429, 429]
     first_429_get = gets[0]
     assert any(t - first_429_get >= 0.4 for t in gets[1:]), gets
-    retry = [t for t in gets[1:] if t - first_429_get >= 0.4]
-    assert retry and min(retry) - first_429_get < 2.0
+    # no upper bound on the wait here (it flakes on a slow machine): the exact waits asked
+    # for, capped, are checked in tests/api/test_retry_policy.py
     # creates run concurrently: the rate-limited one is sent again last, 0.3 s or more later
     assert max(posts) - posts[0] >= 0.3, posts
     assert len(posts) == 1 + sum(1 for c in result.plan.changes if c.kind == "card")
@@ -127,14 +132,14 @@ def test_a_metabase_that_never_starts_is_a_clear_error_within_the_limit(
 ) -> None:
     faulty.sb.inject_failure(None, ".*", 503, times=None, body="Metabase is still initializing")
     policy = RetryPolicy(attempts=4, initial_wait=0.02, max_wait=0.05, max_total=1.0)
-    started = time.monotonic()
     with faulty.client(retry=policy) as client, pytest.raises(ServerError) as caught:
         engine.plan(engine.load([faulty.alerts]), client)
-    assert time.monotonic() - started < 5
+    # bounded by the attempts, counted not timed: the first read fails and nothing follows
+    assert 0 < len(faulty.sb.requests) <= policy.attempts, faulty.sb.request_counts()
     assert "503" in str(caught.value) and "still initializing" in str(caught.value)
     # the CLI says so and exits 1 (its own default policy: 5 attempts, so keep it bounded)
-    monkeypatch.setattr("metabase_guard.api.transport.RetryPolicy.__init__.__defaults__",
-                        (2, 0.01, 0.02, 1.0, 1.0))
+    monkeypatch.setattr(transport, "DEFAULT_RETRY", RetryPolicy(
+        attempts=2, initial_wait=0.01, max_wait=0.02, max_retry_after=1.0, max_total=1.0))
     monkeypatch.setenv("METABASE_URL", faulty.url)
     monkeypatch.setenv("METABASE_API_KEY", faulty.sb.admin_api_key)
     code = cli.main(["plan", str(faulty.alerts)])

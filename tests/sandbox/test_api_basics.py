@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 from conftest import Api
 
 from metabase_guard.sandbox import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
+# metabase/metabase src/metabase/server/routes.clj (/api/health outside the API context) and
+# src/metabase/session/api.clj (GET /properties: public settings when anonymous)
 def test_health_and_properties_need_no_auth(api: Api) -> None:
     anon = api.as_key(None)
     assert anon.get("/api/health").json() == {"status": "ok"}
@@ -70,6 +75,8 @@ def test_bad_json_body_is_400(api: Api) -> None:
     assert response.status_code == 400
 
 
+# metabase/metabase src/metabase/notification/api/notification.clj, from 0.54 per
+# docs/developers-guide/api-changelog.md (PR #55890)
 def test_notifications_absent_before_054(api_for) -> None:  # type: ignore[no-untyped-def]
     old = api_for("v0.53.9")
     response = old.get("/api/notification")
@@ -121,6 +128,7 @@ def test_databases_envelope(api: Api) -> None:
     assert api.get("/api/database/1").json()["id"] == 1
 
 
+# metabase/metabase src/metabase/settings/api.clj: GET /:key is the bare value, nil (204) when unset
 def test_settings(api_for) -> None:  # type: ignore[no-untyped-def]
     api = api_for(seed={"report_timezone": "Europe/Berlin"})
     assert api.get("/api/setting/report-timezone").json() == "Europe/Berlin"
@@ -132,10 +140,35 @@ def test_settings(api_for) -> None:  # type: ignore[no-untyped-def]
     assert zone == ("Europe/Berlin", "CET")
 
 
+_TWO = [{"name": "#general", "id": "C1"}, {"name": "@priya", "id": "U2"}]
+_OBJECTS = [{"displayName": "#general", "id": "C1"}, {"displayName": "@priya", "id": "U2"}]
+
+
+@pytest.mark.parametrize(
+    ("version", "shape", "expected"),
+    [
+        ("v0.60.4", None, ["#general", "@priya"]),
+        ("v0.60.4", "objects", _OBJECTS),
+        ("v0.62.1", None, _OBJECTS),
+        ("v0.63.0", "strings", ["#general", "@priya"]),
+    ],
+)
+def test_form_input_slack_list_shape_by_version_and_seed(
+    api_for: Callable[..., Api], version: str, shape: str | None, expected: list[Any]
+) -> None:
+    """Strings before SLACK_OBJECT_LIST_SINCE, objects from it; the seed overrides either way."""
+    seed: dict[str, Any] = {"slack_channels": _TWO}
+    if shape:
+        seed["slack_list"] = shape
+    form = api_for(version, seed=seed).get("/api/pulse/form_input").json()
+    assert form["channels"]["slack"]["fields"][0]["options"] == expected
+
+
 def test_channels_and_form_input(api: Api) -> None:
     form = api.get("/api/pulse/form_input").json()["channels"]
     assert form["email"]["configured"] is True
-    assert form["slack"]["fields"][0]["options"] == ["#general", "#alerts"]
+    names = [o["displayName"] for o in form["slack"]["fields"][0]["options"]]
+    assert names == ["#general", "#alerts"]
     assert form["http"]["configured"] is False
     body = {"name": "pager", "type": "channel/http",
             "details": {"url": "https://hooks.example/x", "auth-method": "none"}}
@@ -161,7 +194,7 @@ def test_demo_seed_loads(api_for) -> None:  # type: ignore[no-untyped-def]
     emails = {u["email"] for u in api.get("/api/user").json()["data"]}
     assert {"pm@example.com", "ds@example.com"} <= emails
     options = api.get("/api/pulse/form_input").json()["channels"]["slack"]["fields"][0]["options"]
-    assert "#ml-alerts" in options
+    assert "#ml-alerts" in [o["displayName"] for o in options]
 
 
 def test_seed_errors_name_the_field() -> None:

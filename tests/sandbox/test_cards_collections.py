@@ -60,6 +60,8 @@ def test_mbql5_clauses_get_lib_uuid(api: Api) -> None:
     assert "lib/uuid" in dimension[1]
 
 
+# metabase/metabase src/metabase/queries/api/card.clj (PUT /:id) and queries/models/card.clj
+# (update-card!): the keys written when present, and which of them may be null
 def test_put_null_rules_and_partial_update(api: Api) -> None:
     coll = api.post("/api/collection", {"name": "Guarded"}).json()
     card = api.card(collection_id=coll["id"], description="keep me")
@@ -72,6 +74,7 @@ def test_put_null_rules_and_partial_update(api: Api) -> None:
     assert api.put(f"/api/card/{card['id']}", {"description": ""}).json()["description"] == ""
 
 
+# metabase/metabase src/metabase/queries/models/card.clj: visualization_settings replaced whole
 def test_put_replaces_visualization_settings_whole(api: Api) -> None:
     card = api.card()
     body = api.put(f"/api/card/{card['id']}",

@@ -137,6 +137,9 @@ def test_clock_is_read_per_run() -> None:
         ("'42'::int + 1", 43),
     ],
 )
+# PostgreSQL, the engine the demo database declares (metabase/metabase
+# src/metabase/driver/postgres.clj): date_trunc, intervals and casts as documented in
+# https://www.postgresql.org/docs/current/functions-datetime.html
 def test_postgres_subset(expr: str, expected: object) -> None:
     assert small().run(f"SELECT {expr} AS v").rows == [[expected]]
 
@@ -161,6 +164,7 @@ def test_comments_untouched() -> None:
     assert translate(sql) == sql
 
 
+# https://www.postgresql.org/docs/current/sql-syntax-lexical.html: unquoted names fold to lower case
 def test_result_names_follow_postgres() -> None:
     result = small().run('SELECT count(*), max(at) AS Latest, id AS "MixedCase" FROM events')
     assert result.columns == ["count", "latest", "MixedCase"]

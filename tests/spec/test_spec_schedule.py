@@ -259,3 +259,12 @@ def test_parse_helpers() -> None:
     for bad in ("0th", "32nd", "1th", "11st", "15"):
         with pytest.raises(ValueError):
             parse_month_day(bad)
+
+
+def test_the_largest_step_of_each_field_is_accepted() -> None:
+    from metabase_guard.spec.schedule import canonical_cron as canonical
+
+    assert canonical("0/59 0/59 0/23 1/31 1/12 ?").split()[:5] == [
+        "*/59", "*/59", "*/23", "*/31", "*/12"]  # a step from the minimum is canonical */n
+    with pytest.raises(ValueError, match="step /60 must be 1-59"):
+        canonical("0/60 0 0 * * ?")

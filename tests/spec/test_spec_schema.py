@@ -33,13 +33,13 @@ def test_schema_header() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "metabase-guard declarations"
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"questions", "tests"}
+    assert set(schema["properties"]) == {"questions", "tests", "moved"}
 
 
 def test_schema_has_every_field_with_a_description() -> None:
     props = properties(json_schema())
     expected = {
-        "DeclarationFile": {"questions", "tests"},
+        "DeclarationFile": {"questions", "tests", "moved"},
         "Question": {
             "key",
             "name",

@@ -1,0 +1,167 @@
+"""Metabase's own CLI (``@metabase/cli``, command ``mb``) against the sandbox: a judge from outside.
+
+The sandbox and metabase-guard's client are written by the same people, so they can agree and
+both be wrong. ``mb`` validates every response with its own zod schemas (``MB_VERBOSE=1``
+prints the issues), so each command below exiting 0 means Metabase's CLI accepts what the
+sandbox answers. The CLI is pinned in tools/mbcli/package-lock.json; ``.ci/run`` installs it.
+
+Where node 20.6+ or the installed CLI is missing the tests skip and say why, unless
+``METABASE_GUARD_REQUIRE_MB_CLI=1`` (set by ``.ci/run``), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metabase_guard.sandbox import Sandbox
+from metabase_guard.sandbox.server import SandboxServer, serve
+
+REPO = Path(__file__).resolve().parents[2]
+MB = REPO / "tools" / "mbcli" / "node_modules" / ".bin" / "mb"
+VERSIONS = ["v0.58.3", "v0.63.0"]
+
+
+def _missing() -> str | None:
+    node = shutil.which("node")
+    if node is None:
+        return "node is not installed (Metabase's CLI needs node 20.6+)"
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    match = re.match(r"v(\d+)\.(\d+)", out.stdout.strip())
+    if not match or (int(match.group(1)), int(match.group(2))) < (20, 6):
+        return f"node {out.stdout.strip() or '?'} is older than 20.6, which @metabase/cli needs"
+    if not MB.exists():
+        return "@metabase/cli is not installed: run `npm ci --prefix tools/mbcli`"
+    return None
+
+
+@pytest.fixture(scope="module")
+def mb_available() -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    if os.environ.get("METABASE_GUARD_REQUIRE_MB_CLI") == "1":
+        pytest.fail(f"Metabase CLI contract test cannot run: {reason}")
+    pytest.skip(f"Metabase CLI contract test skipped: {reason}")
+
+
+@dataclass
+class Mb:
+    server: SandboxServer
+    env: dict[str, str]
+
+    def __call__(self, *args: str, body: Any = None) -> Any:
+        argv = [str(MB), *args, "--json"]
+        if body is not None:
+            argv += ["--body", json.dumps(body)]
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert done.returncode == 0, (
+            f"`mb {' '.join(args)}` exited {done.returncode}: Metabase's CLI rejects what the "
+            f"sandbox answered\n{done.stdout}\n{done.stderr}"
+        )
+        return json.loads(done.stdout)
+
+
+@pytest.fixture(params=VERSIONS)
+def mb(request: pytest.FixtureRequest, mb_available: None, tmp_path: Path) -> Iterator[Mb]:
+    server = serve(Sandbox(version_tag=request.param))
+    # A throw-away HOME, no keyring, and none of the METABASE_* variables the CLI also reads.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MB_", "METABASE_"))}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"),
+               MB_CLI_DISABLE_KEYRING="1", MB_VERBOSE="1", MB_API_KEY=server.api_key,
+               NO_COLOR="1")
+    try:
+        yield Mb(server, env)
+    finally:
+        server.close()
+
+
+def _native(sql: str) -> dict[str, Any]:
+    return {"lib/type": "mbql/query", "database": 1,
+            "stages": [{"lib/type": "mbql.stage/native", "native": sql}]}
+
+
+def test_metabase_cli_accepts_every_sandbox_answer(mb: Mb) -> None:
+    login = mb("auth", "login", "--url", mb.server.url)
+    assert login["authenticated"] is True
+
+    collection = mb("collection", "create", body={"name": "Contract"})
+    assert mb("collection", "get", str(collection["id"]))["name"] == "Contract"
+    assert any(c["id"] == collection["id"] for c in mb("collection", "list")["data"])
+
+    card = mb("card", "create", body={
+        "name": "Nightly rows", "display": "line", "collection_id": collection["id"],
+        "dataset_query": _native("SELECT 7 AS n"),
+        "visualization_settings": {"graph.show_goal": True, "graph.goal_value": 5},
+    })
+    full = mb("card", "get", str(card["id"]), "--full")
+    assert full["visualization_settings"]["graph.goal_value"] == 5
+    assert mb("card", "list")["total"] >= 1
+    assert mb("card", "update", str(card["id"]), body={"description": "rows"})[
+        "description"] == "rows"
+
+    ran = mb("query", body=_native("SELECT 7 AS n"))
+    assert ran["data"]["rows"] == [[7]]
+
+    alert = mb("alert", "create", body={
+        "payload": {"card_id": card["id"], "send_condition": "goal_above"},
+        "subscriptions": [{"cron_schedule": "0 0 8 * * ? *"}],
+        "handlers": [
+            {"channel_type": "channel/email", "recipients": [
+                {"type": "notification-recipient/raw-value",
+                 "details": {"value": "team@example.com"}}]},
+            {"channel_type": "channel/slack", "recipients": [
+                {"type": "notification-recipient/raw-value", "details": {"value": "#general"}}]},
+        ],
+    })
+    alert_id = str(alert["id"])
+    assert mb("alert", "get", alert_id, "--full")["payload"]["card_id"] == card["id"]
+    assert [a["id"] for a in mb("alert", "list")["data"]] == [alert["id"]]
+    updated = mb("alert", "update", alert_id, body={"payload": {"send_condition": "has_result"}})
+    assert updated["payload"]["send_condition"] == "has_result"
+    assert mb("alert", "archive", alert_id)["active"] is False
+
+    assert mb("setting", "set", "report-timezone", '"Europe/Berlin"')["value"] == "Europe/Berlin"
+    assert mb("setting", "get", "report-timezone")["value"] == "Europe/Berlin"
+    assert any(s["key"] == "site-url" for s in mb("setting", "list")["data"])
+
+    assert mb("card", "archive", str(card["id"]))["archived"] is True
+
+
+def test_the_judge_fails_on_an_answer_metabase_would_never_give(
+        mb: Mb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metabase_guard.api import AlertSpec, HandlerSpec, MetabaseClient, RecipientSpec
+    from metabase_guard.sandbox import notifications
+
+    client = MetabaseClient(mb.server.url, api_key=mb.server.api_key)
+    card = client.cards.create({"name": "c", "display": "table", "visualization_settings": {},
+                                "dataset_query": _native("SELECT 1 AS x")})
+    client.notifications.create(AlertSpec(card.id, "has_result", False, "0 0 8 * * ? *", (
+        HandlerSpec("channel/email", recipients=(
+            RecipientSpec("notification-recipient/raw-value", value="a@example.com"),)),)))
+    mb("auth", "login", "--url", mb.server.url)
+    assert mb("alert", "list")["data"]
+
+    hydrate = notifications.hydrate
+
+    def without_payload_id(store: Any, notification: Any) -> Any:
+        out = hydrate(store, notification)
+        out.pop("payload_id", None)
+        return out
+
+    monkeypatch.setattr(notifications, "hydrate", without_payload_id)
+    done = subprocess.run([str(MB), "alert", "list", "--json"], env=mb.env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "payload_id" in done.stderr and "zod" in done.stderr
