@@ -31,7 +31,6 @@ from metabase_guard.sandbox.validation import (
     check_positive_int,
     field,
 )
-from metabase_guard.sandbox.versions import template_tags_in, template_tags_out
 
 if TYPE_CHECKING:
     from metabase_guard.sandbox.app import Router, Sandbox
@@ -93,8 +92,6 @@ def card_json(
     out = dict(card)
     if legacy:
         out["dataset_query"] = queries.to_legacy(out["dataset_query"])
-    else:
-        out["dataset_query"] = template_tags_out(out["dataset_query"], store.major)
     out["visualization_settings"] = queries.normalize_viz_settings(out["visualization_settings"])
     if from_get and card["archived"] and card.get("archived_directly"):
         # metabase/metabase src/metabase/api/common.clj (present-in-trash-if-archived-directly):
@@ -233,7 +230,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
     _validate_common(errors, body, create=True)
     errors.raise_if_any()
     coll = _target_collection(store, user, body.get("collection_id"))
-    query = queries.normalize_query(template_tags_in(body["dataset_query"]), sb.major)
+    query = queries.normalize_query(body["dataset_query"], sb.major)
     db_id = _query_database(store, query)
     stamp = now_iso()
     card = store.insert(
@@ -392,7 +389,7 @@ def update_card(sb: Sandbox, req: Request) -> Reply:
         changes["collection_id"] = coll["id"] if coll else None
     old = copy.deepcopy(card)
     if "dataset_query" in changes:
-        query = queries.normalize_query(template_tags_in(changes["dataset_query"]), sb.major)
+        query = queries.normalize_query(changes["dataset_query"], sb.major)
         changes["dataset_query"] = query
         changes["database_id"] = _query_database(store, query)
         changes["query_type"] = queries.query_type(query)

@@ -31,7 +31,6 @@ from metabase_guard.sandbox.validation import (
     field,
     received,
 )
-from metabase_guard.sandbox.versions import PUT_IDS_FROM_URL_SINCE
 
 if TYPE_CHECKING:
     from metabase_guard.sandbox.app import Router, Sandbox
@@ -59,6 +58,9 @@ RECIPIENT_TYPES = [
 NOTIFICATION_COMPARE = ("active", "creator_id")
 NOTIFICATION_COMPARE_RELEASED = ("active",)
 CREATOR_CHANGE_SINCE = 62
+# src/metabase/notification/api/notification.clj (PUT "/:id"): ids taken from the URL and the
+# stored payload_id with PR #79821 (merged to master ~2026-08-20; in no release up to 0.63).
+PUT_IDS_FROM_URL_SINCE = 64
 PAYLOAD_COMPARE = ("send_condition", "send_once")
 SUBSCRIPTION_COLS = ("notification_id", "type", "event_name", "cron_schedule", "ui_display_type")
 HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", "active")

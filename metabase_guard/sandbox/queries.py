@@ -107,6 +107,8 @@ def _mint_clause_uuids(value: Any) -> Any:
 
 
 def _template_tags_to_mbql5(tags: Any) -> Any:
+    if isinstance(tags, list):
+        tags = _tags_as_map(tags)
     if not isinstance(tags, dict):
         return tags
     out: dict[str, Any] = {}
@@ -115,6 +117,21 @@ def _template_tags_to_mbql5(tags: Any) -> Any:
             tag = {**tag, "dimension": _clause_to_mbql5(tag["dimension"])}
         out[name] = tag
     return out
+
+
+def _tags_as_map(tags: Any) -> Any:
+    """Template tags keyed by name, from the 0.63 list form (or a map, unchanged)."""
+    if not isinstance(tags, list):
+        return tags
+    return {str(tag.get("name")): tag for tag in tags if isinstance(tag, dict)}
+
+
+def _tags_as_list(tags: Any) -> Any:
+    """The 0.63 list form: one tag object per tag, each carrying its ``name``."""
+    if not isinstance(tags, dict):
+        return tags
+    return [{**tag, "name": tag.get("name", name)} for name, tag in tags.items()
+            if isinstance(tag, dict)]
 
 
 def to_mbql5(query: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +192,7 @@ def to_legacy(query: dict[str, Any]) -> dict[str, Any]:
     if stage.get("lib/type") == "mbql.stage/native":
         native: dict[str, Any] = {"query": stage.get("native")}
         if "template-tags" in stage:
-            tags = copy.deepcopy(stage["template-tags"])
+            tags = _tags_as_map(copy.deepcopy(stage["template-tags"]))
             if isinstance(tags, dict):
                 for tag in tags.values():
                     if isinstance(tag, dict) and isinstance(tag.get("dimension"), list):
@@ -203,10 +220,23 @@ def normalize_query(query: dict[str, Any], major: int) -> dict[str, Any]:
     """What Metabase ``major`` stores for a posted ``dataset_query``.
 
     0.57+ stores MBQL 5 (metabase/metabase docs/developers-guide/api-changelog.md, 0.57 entry);
-    earlier versions keep legacy MBQL as sent (MBQL 5 input is converted back).
+    earlier versions keep legacy MBQL as sent (MBQL 5 input is converted back). From 0.63 a
+    native stage keeps its ``template-tags`` as a list of tag objects instead of a map keyed by
+    name (metabase/metabase PR #77133, backported to 0.63 by #77652; seen from outside in
+    flovouin/terraform-provider-metabase CHANGELOG 0.14.3, which treats both forms as equal);
+    either form is accepted on input, and ``?legacy-mbql=true`` answers the legacy map.
     """
     if major >= 57:
-        return to_mbql5(query)
+        stored = to_mbql5(query)
+        for stage in stored.get("stages") or []:
+            if (isinstance(stage, dict) and stage.get("lib/type") == "mbql.stage/native"
+                    and "template-tags" in stage):
+                tags = _tags_as_map(stage["template-tags"])
+                if tags == {}:
+                    del stage["template-tags"]
+                else:
+                    stage["template-tags"] = _tags_as_list(tags) if major >= 63 else tags
+        return stored
     return to_legacy(query) if is_mbql5(query) else copy.deepcopy(query)
 
 

@@ -490,16 +490,19 @@ SCHEMA_ID = "urn:metabase-guard:declarations:v1"
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a declaration file, for editors and ``schema``."""
     schema = DeclarationFile.model_json_schema()
-    slug = {"type": "string", "pattern": f"^{_SLUG.pattern}$"}
     schema.setdefault("properties", {})["moved"] = {
-        "title": "Moved",
         "description": "Renamed keys: the card declared under `from` is kept and re-keyed to "
                        "`to`, with its alerts, instead of a new card being created.",
+        "title": "Moved",
         "type": "array",
         "items": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
                   "properties": {
-                      "from": {**slug, "title": "From", "description": "The old key."},
-                      "to": {**slug, "title": "To", "description": "The new key."}}},
+                      "from": {"title": "From", "type": "string",
+                               "pattern": f"^{_SLUG.pattern}$",
+                               "description": "The key the card was declared under before."},
+                      "to": {"title": "To", "type": "string", "pattern": f"^{_SLUG.pattern}$",
+                             "description": "The key it is declared under now."},
+                  }},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -50,6 +50,32 @@ def test_mbql5_from_057_and_legacy_before(api_for) -> None:  # type: ignore[no-u
     assert old.card(dataset_query=sent)["dataset_query"] == sent
 
 
+def test_template_tags_are_a_list_from_063_and_a_map_before(api_for) -> None:  # type: ignore[no-untyped-def]
+    # metabase/metabase PR #77133 (0.63 backport #77652): native stages answer template-tags as a
+    # list of tag objects; either form is accepted on input; legacy-mbql answers the map.
+    sql = "SELECT count(*) FROM recommendations WHERE pushed_at >= {{since}}"
+    tag = {"id": "5b1a", "name": "since", "display-name": "Since", "type": "date"}
+    as_map = {"type": "native", "database": 1,
+              "native": {"query": sql, "template-tags": {"since": tag}}}
+    as_list = {"lib/type": "mbql/query", "database": 1,
+               "stages": [{"lib/type": "mbql.stage/native", "native": sql,
+                           "template-tags": [tag]}]}
+    new = api_for("v0.63.1")
+    for sent in (as_map, as_list):
+        (stage,) = new.card(dataset_query=sent)["dataset_query"]["stages"]
+        assert stage["template-tags"] == [tag]
+    card = new.card(dataset_query=as_map)
+    legacy = new.get(f"/api/card/{card['id']}", params={"legacy-mbql": "true"}).json()
+    assert legacy["dataset_query"]["native"]["template-tags"] == {"since": tag}
+    older = api_for("v0.62.2")
+    for sent in (as_map, as_list):
+        (stage,) = older.card(dataset_query=sent)["dataset_query"]["stages"]
+        assert stage["template-tags"] == {"since": tag}
+    empty = {**as_list, "stages": [{**as_list["stages"][0], "template-tags": []}]}
+    (stage,) = new.card(dataset_query=empty)["dataset_query"]["stages"]
+    assert "template-tags" not in stage
+
+
 def test_mbql5_clauses_get_lib_uuid(api: Api) -> None:
     query = {"lib/type": "mbql/query", "database": 1, "stages": [
         {"lib/type": "mbql.stage/native", "native": "SELECT 1 AS x",

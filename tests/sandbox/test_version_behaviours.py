@@ -1,4 +1,4 @@
-"""Version-dependent behaviours of the sandbox (metabase_guard/sandbox/versions.py), over HTTP."""
+"""The notification PUT before and after PR #79821 (ids from the URL from 0.64), over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from conftest import Api
 
-from metabase_guard.api.query import read_native
 from metabase_guard.sandbox.pytest_plugin import MountedSandbox
 
 SEED: dict[str, Any] = {"databases": [{"name": "KPI", "engine": "postgres", "tables": {
@@ -30,26 +29,6 @@ def _card(api: Api, tags: Any) -> dict[str, Any]:
              "template-tags": tags}]}})
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-@pytest.mark.parametrize(("tag", "listed"), [("v0.62.2", False), ("v0.63.1", True)])
-def test_template_tags_come_back_as_a_list_from_063(
-        metabase_sandbox_factory: Callable[..., MountedSandbox], tag: str, listed: bool) -> None:
-    api = _api(metabase_sandbox_factory, tag)
-    card = _card(api, {"since": TAG})
-    got = api.get(f"/api/card/{card['id']}").json()["dataset_query"]["stages"][0]
-    assert isinstance(got["template-tags"], list) is listed
-    if listed:
-        assert got["template-tags"] == [TAG]
-    assert read_native(api.get(f"/api/card/{card['id']}").json()["dataset_query"]) \
-        == read_native(card["dataset_query"])
-
-
-def test_063_accepts_the_list_form_on_input(
-        metabase_sandbox_factory: Callable[..., MountedSandbox]) -> None:
-    api = _api(metabase_sandbox_factory, "v0.63.1")
-    card = _card(api, [TAG])
-    assert card["dataset_query"]["stages"][0]["template-tags"] == [TAG]
 
 
 def _alert(api: Api) -> dict[str, Any]:
