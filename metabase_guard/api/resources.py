@@ -396,7 +396,7 @@ def merge_alert(stored: Notification, spec: AlertSpec) -> dict[str, Any]:
     body["payload"] = payload
 
     crons = [s for s in stored.subscriptions if s.type == "notification-subscription/cron"]
-    kept = crons[0].wire() if crons else {"type": "notification-subscription/cron"}
+    kept = _unstamped(crons[0].wire()) if crons else {"type": "notification-subscription/cron"}
     if kept.get("cron_schedule") != spec.cron:
         kept["cron_schedule"] = spec.cron
         kept["ui_display_type"] = "cron/raw"
@@ -417,11 +417,22 @@ def _put_body(stored: Notification) -> dict[str, Any]:
     # internal_id marks Metabase's own system notifications; models.clj removes it after every
     # select, but a server or proxy that leaks it must not get it written back (a PUT copies
     # the columns it is sent). The rest are hydrated or server-stamped.
-    for key in ("creator", "created_at", "updated_at", "internal_id"):
+    for key in ("creator", "internal_id", *_STAMPS):
         body.pop(key, None)
     if isinstance(body.get("payload"), dict):
-        body["payload"].pop("card", None)
+        body["payload"] = _unstamped(body["payload"], "card")
+    body["subscriptions"] = [_unstamped(s) for s in body.get("subscriptions") or []]
     return body
+
+
+# Timestamps Metabase sets itself, at every level: no update spec reads them, and a request
+# schema that closes its maps (PR #80575 strips undeclared keys, PR #81764 proposes rejecting
+# them) would not declare them, so a read-merge-write leaves them out.
+_STAMPS = ("created_at", "updated_at")
+
+
+def _unstamped(row: Mapping[str, Any], *hydrated: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in _STAMPS and k not in hydrated}
 
 
 def _same_channel(live: Handler, wanted: HandlerSpec) -> bool:
@@ -444,11 +455,9 @@ def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
             body["channel_id"] = wanted.channel_id
         body["recipients"] = [r.wire() for r in wanted.recipients]
         return body
-    body = live.wire()
+    body = _unstamped(live.wire(), "channel", "template")
     body["channel_id"] = wanted.channel_id if wanted.channel_id is not None else live.channel_id
     body["active"] = True
-    for key in ("channel", "template"):
-        body.pop(key, None)
     unused: list[Recipient] = list(live.recipients)
     recipients: list[dict[str, Any]] = []
     for recipient in wanted.recipients:
@@ -456,9 +465,7 @@ def _merge_handler(live: Handler | None, wanted: HandlerSpec) -> dict[str, Any]:
         if match is None:
             recipients.append(recipient.wire())
         else:
-            kept = match.wire()
-            kept.pop("user", None)
-            kept.pop("permissions_group", None)
+            kept = _unstamped(match.wire(), "user", "permissions_group")
             recipients.append(kept)
     body["recipients"] = recipients
     return body

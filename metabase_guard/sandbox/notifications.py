@@ -58,6 +58,9 @@ RECIPIENT_TYPES = [
 NOTIFICATION_COMPARE = ("active", "creator_id")
 NOTIFICATION_COMPARE_RELEASED = ("active",)
 CREATOR_CHANGE_SINCE = 62
+# src/metabase/notification/api/notification.clj (PUT "/:id"): ids taken from the URL and the
+# stored payload_id with PR #79821 (merged to master ~2026-08-20; in no release up to 0.63).
+PUT_IDS_FROM_URL_SINCE = 64
 PAYLOAD_COMPARE = ("send_condition", "send_once")
 SUBSCRIPTION_COLS = ("notification_id", "type", "event_name", "cron_schedule", "ui_display_type")
 HANDLER_COLS = ("notification_id", "channel_type", "channel_id", "template_id", "active")
@@ -672,7 +675,7 @@ def _diff_rows(
 
 
 def update_notification(sb: Sandbox, req: Request) -> Reply:
-    """``PUT /api/notification/:id``, as released Metabase up to 0.61 (before PR #79821).
+    """``PUT /api/notification/:id``, as released Metabase up to 0.63 (PR #79821 from 0.64).
 
     metabase/metabase src/metabase/notification/api/notification.clj (PUT "/:id"),
     src/metabase/notification/models.clj (notification-update-spec, before-update) and
@@ -691,6 +694,12 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     validate_body(body, store.major)
     _check_references(store, body, user)
     before = hydrate(store, existing)
+    if store.major >= PUT_IDS_FROM_URL_SINCE:
+        # PR #79821 (notification.clj, PUT "/:id"): the URL id and the stored payload_id win
+        # over the body's, so a body without ids can no longer recreate or orphan anything.
+        body["id"] = existing["id"]
+        if isinstance(body.get("payload"), dict):
+            body["payload"] = {**body["payload"], "id": existing["payload_id"]}
     body_payload = body.get("payload") if isinstance(body.get("payload"), dict) else None
 
     if body.get("id") != existing["id"]:
@@ -852,7 +861,12 @@ def _handler_targets(store: Store, handler: Row) -> list[str]:
                 ):
                     targets.append(member["email"])
         elif recipient["type"] == "notification-recipient/raw-value":
-            targets.append(str((recipient["details"] or {}).get("value")))
+            details = recipient["details"] or {}
+            # PR #72223: at send time a stored Slack channel id wins over the name, so an alert
+            # keeps posting to a channel renamed in Slack.
+            renamed = [n for n, i in store.slack_ids.items()
+                       if details.get("channel_id") and i == details["channel_id"]]
+            targets.append(renamed[0] if renamed else str(details.get("value")))
     return targets
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from metabase_guard.api import AlertSpec, MetabaseClient
+from metabase_guard.api import AlertSpec, HandlerSpec, MetabaseClient, RecipientSpec
 from metabase_guard.api.models import Notification
 from metabase_guard.api.resources import merge_alert, slack_channel_ids, slack_channels
+from metabase_guard.sandbox import DEMO_SEED, load_seed
 from metabase_guard.sandbox.pytest_plugin import MountedSandbox
 
 Factory = Callable[..., MountedSandbox]
@@ -89,3 +91,57 @@ def test_read_merge_write_never_echoes_internal_id() -> None:
     body = merge_alert(stored, AlertSpec(3, "goal_above", False, "0 0 8 * * ? *", ()))
     assert "internal_id" not in body and body["id"] == 4
     assert body["payload"]["send_condition"] == "goal_above"
+
+
+def _card_id(client: MetabaseClient) -> int:
+    db = client.databases.by_name("Warehouse").id
+    return client.cards.create({
+        "name": "c", "display": "table", "visualization_settings": {},
+        "dataset_query": {"type": "native", "database": db,
+                          "native": {"query": "SELECT 1 AS x"}},
+    }).id
+
+
+def _slack_alert(card_id: int, channel_id: str | None) -> AlertSpec:
+    return AlertSpec(card_id, "has_result", False, "0 0 9 ? * 2 *", (HandlerSpec(
+        "channel/slack", recipients=(RecipientSpec(
+            "notification-recipient/raw-value", value="#alerts", slack_id=channel_id),)),))
+
+
+def test_an_alert_posts_to_a_renamed_channel_by_its_id(
+        metabase_sandbox_factory: Factory) -> None:
+    mb = metabase_sandbox_factory(seed={**load_seed(DEMO_SEED), "version": "v0.63.1"})
+    client = MetabaseClient(mb.url, api_key=mb.api_key)
+    channel_id = mb.sandbox.store.slack_ids["#alerts"]
+    made = client.notifications.create(_slack_alert(_card_id(client), channel_id))
+    store = mb.sandbox.store
+    store.slack_channels = [("#alarms" if c == "#alerts" else c) for c in store.slack_channels]
+    store.slack_ids["#alarms"] = store.slack_ids.pop("#alerts")
+    client.notifications.send(made.id)
+    slack = [d for d in mb.sandbox.outbox if d.channel == "channel/slack"]
+    assert slack and slack[-1].recipients == ["#alarms"]
+
+
+def test_a_read_merge_write_sends_no_timestamps_or_hydrations(
+        metabase_sandbox_factory: Factory) -> None:
+    mb = metabase_sandbox_factory(seed={**load_seed(DEMO_SEED), "version": "v0.63.1"})
+    client = MetabaseClient(mb.url, api_key=mb.api_key)
+    made = client.notifications.create(_slack_alert(_card_id(client), None))
+    stored = client.notifications.get(made.id)
+    assert stored.wire()["created_at"] and stored.handlers[0].wire()["created_at"]
+    body = merge_alert(stored, _slack_alert(made.payload.card_id if made.payload else 0, None))
+
+    def keys(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            return set(value) | {k for v in value.values() for k in keys(v)}
+        if isinstance(value, list):
+            return {k for v in value for k in keys(v)}
+        return set()
+
+    found = keys(body)
+    assert not found & {"created_at", "updated_at", "internal_id", "creator", "card",
+                        "channel", "template", "user", "permissions_group"}, found
+    assert body["id"] == made.id and body["handlers"][0]["id"] == stored.handlers[0].id
+    assert client.notifications.update(made.id, _slack_alert(made.payload.card_id
+                                                             if made.payload else 0, None)).id \
+        == made.id

@@ -137,3 +137,31 @@ def test_metabase_cli_accepts_every_sandbox_answer(mb: Mb) -> None:
     assert any(s["key"] == "site-url" for s in mb("setting", "list")["data"])
 
     assert mb("card", "archive", str(card["id"]))["archived"] is True
+
+
+def test_the_judge_fails_on_an_answer_metabase_would_never_give(
+        mb: Mb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metabase_guard.api import AlertSpec, HandlerSpec, MetabaseClient, RecipientSpec
+    from metabase_guard.sandbox import notifications
+
+    client = MetabaseClient(mb.server.url, api_key=mb.server.api_key)
+    card = client.cards.create({"name": "c", "display": "table", "visualization_settings": {},
+                                "dataset_query": _native("SELECT 1 AS x")})
+    client.notifications.create(AlertSpec(card.id, "has_result", False, "0 0 8 * * ? *", (
+        HandlerSpec("channel/email", recipients=(
+            RecipientSpec("notification-recipient/raw-value", value="a@example.com"),)),)))
+    mb("auth", "login", "--url", mb.server.url)
+    assert mb("alert", "list")["data"]
+
+    hydrate = notifications.hydrate
+
+    def without_payload_id(store: Any, notification: Any) -> Any:
+        out = hydrate(store, notification)
+        out.pop("payload_id", None)
+        return out
+
+    monkeypatch.setattr(notifications, "hydrate", without_payload_id)
+    done = subprocess.run([str(MB), "alert", "list", "--json"], env=mb.env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "payload_id" in done.stderr and "zod" in done.stderr
