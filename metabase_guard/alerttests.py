@@ -109,7 +109,7 @@ class TestOutcome:
         """``weekly-recommendations alert 1 (below_goal)``."""
         q = self.test.question
         alert = q.alerts[self.test.alert_index]
-        return f"{q.key} alert {self.test.alert_index + 1} ({alert.when})"
+        return f"alert {self.test.alert_index + 1} of {q.key} ({alert.when})"
 
 
 @dataclass(frozen=True)

@@ -484,7 +484,7 @@ def _declared_slots(decls: Declarations) -> list[_Scheduled]:
         for index, alert in enumerate(q.alerts):
             slots = cron_slots(to_cron(alert.schedule))
             if slots:
-                label = q.key if len(q.alerts) == 1 else f"{q.key} alert {index + 1}"
+                label = q.key if len(q.alerts) == 1 else f"alert {index + 1} of {q.key}"
                 out.append(_Scheduled(label, slots, q.key, index, alert.schedule))
     return out
 

@@ -410,7 +410,7 @@ def _foreign_twins(
     """
     return [
         f"alert #{n.id} on card {key} by {_user_label(live, n.creator_id)} is identical to "
-        f"declared alert {key}[{alert.index}]: apply will create a second one; run "
+        f"declared alert {alert.index + 1} of {key}: apply will create a second one; run "
         f"`metabase-guard import --card {n.payload.card_id if n.payload else '?'}` to adopt it "
         "(were the credentials changed?)"
         for n in theirs if alert_view_of(n, live) == alert.view
@@ -426,7 +426,7 @@ def _mail_effect(verb: str, recipients: list[str], mail: bool) -> tuple[str, ...
 def _create_alert(key: str, alert: DesiredAlert, mail: bool) -> Change:
     values = alert.view.as_dict()
     return Change(
-        "create", "alert", f"alert {key}[{alert.index}]", key=key, alert=alert,
+        "create", "alert", f"alert {alert.index + 1} of {key}", key=key, alert=alert,
         values=tuple(values.items()),
         effects=_mail_effect("added to", _recipients(alert.view), mail),
     )
@@ -452,7 +452,7 @@ def _update_alert(
     else:
         effects += _mail_effect("added to", sorted(after), mail)
     return Change(
-        "update", "alert", f"alert {key}[{alert.index}]", key=key, live_id=notification.id,
+        "update", "alert", f"alert {alert.index + 1} of {key}", key=key, live_id=notification.id,
         fields=tuple(fields), effects=tuple(effects), alert=alert,
     )
 

@@ -48,7 +48,7 @@ class Change:
     """One create, update or delete of a collection, card or alert.
 
     ``address`` names the object the way plan output does (``card weekly-recommendations``,
-    ``alert weekly-recommendations[0]``, ``collection Health checks/Recommender``).
+    ``alert 1 of weekly-recommendations``, ``collection Health checks/Recommender``).
     ``effects`` lists what Metabase itself will do as a result (alerts it deletes, e-mails it
     sends). ``card``/``alert`` carry what apply writes; ``live_id`` the object's Metabase id.
     """

@@ -318,7 +318,7 @@ def test_only_plans_and_applies_one_question_with_what_it_needs(env: Env,
                               "--format", "json").out)
     assert [c["address"] for c in data["changes"]] == [
         "collection Health checks", "collection Health checks/Recommender",
-        "card weekly-recommendations", "alert weekly-recommendations[0]"]
+        "card weekly-recommendations", "alert 1 of weekly-recommendations"]
     assert any("other change(s) are not in this plan" in n for n in data["notes"])
     saved = tmp_path / "only.json"
     assert env.run("plan", "--only", "weekly-recommendations", "--out", str(saved)).code == 0

@@ -126,7 +126,7 @@ def test_empty_instance_plans_collections_card_and_alert_in_order() -> None:
         ("create", "collection Health checks"),
         ("create", "collection Health checks/Recommender"),
         ("create", "card weekly-recommendations"),
-        ("create", "alert weekly-recommendations[0]"),
+        ("create", "alert 1 of weekly-recommendations"),
     ]
     alert = plan.changes[-1]
     assert any("pm@example.com" in e for e in alert.effects)
