@@ -412,3 +412,15 @@ def test_moved_to_an_undeclared_key_is_a_located_error(env: Env, tmp_path: Path)
     result = env.run("validate", str(env.alerts), str(path))
     assert result.code == 1
     assert f"{path}:2: moved: 'nobody' is not the key of a declared question" in result.err
+
+
+def test_identical_write_failures_are_listed_once_with_a_count(env: Env) -> None:
+    # every card POST fails the same way: one line for all of them, not one per write in flight
+    env.mb.sandbox.inject_failure("POST", r"^/api/card$", 500, times=None)
+    result = env.run("apply", "--yes")
+    assert result.code == 1
+    failed = [line for line in result.err.splitlines() if line.strip().startswith("failed")]
+    assert len(failed) == 1, result.err
+    assert failed[0].strip().startswith("failed (")
+    assert failed[0].count("card ") >= 2
+    assert "not attempted: alert 1 of weekly-recommendations" in result.err
