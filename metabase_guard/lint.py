@@ -21,6 +21,7 @@ it and the Metabase source it follows.
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,7 @@ RULES: dict[str, str] = {
     "once-deactivates-early": "once: true on Metabase 0.54-0.55 stops after the first run",
     "silent-on-outage": "an alert whose query returns no row when the data it counts is absent",
     "engine-mismatch": "metabase-guard.yaml's engine for a database is not the live one",
+    "recipient-typo": "an e-mail recipient that is no Metabase user but nearly a user's address",
 }
 
 #: Alerts starting at the same minute from which ``burst`` warns. Metabase sends notifications
@@ -570,13 +572,24 @@ def lint_live(
         for alert in item.alerts:
             declared = [e.lower() for e in q.alerts[alert.index].email]
             for address in alert.view.email:
-                if domains is None or address in active_users:
+                if address in active_users:
+                    continue
+                path = (f"alerts[{alert.index}].email[{declared.index(address)}]"
+                        if address in declared else f"alerts[{alert.index}]")
+                near = difflib.get_close_matches(address, sorted(active_users), n=1, cutoff=0.85)
+                if near:
+                    # a typo'd recipient is a check that never reaches the person it is for
+                    out.append(_finding(
+                        decls, "warning", "recipient-typo", item.key, path,
+                        f"{address} is not a Metabase user, so it is sent to as written; "
+                        f"did you mean {near[0]}?",
+                        f"write {near[0]}, or keep {address} if it is meant",
+                    ))
+                if domains is None:
                     continue
                 domain = address.rsplit("@", 1)[-1].lower()
                 if any(domain == d or domain.endswith("." + d) for d in domains):
                     continue
-                path = (f"alerts[{alert.index}].email[{declared.index(address)}]"
-                        if address in declared else f"alerts[{alert.index}]")
                 out.append(_finding(
                     decls, "error", "recipient-not-allowed", item.key, path,
                     f"{address} is not an active Metabase user and its domain is not in the "

@@ -163,8 +163,9 @@ def error_from_response(
     if status == 404:
         if isinstance(body, str) and "API endpoint does not exist" in body:
             return NotFoundError(
-                "this Metabase has no such API endpoint (is it older than metabase-guard "
-                "supports?)",
+                f"no such API endpoint: {method} {url} (is the Metabase URL right, with no "
+                "path after the host unless Metabase is served under one? or is this Metabase "
+                "older than metabase-guard supports?)",
                 **kwargs,
             )
         return NotFoundError(f"Not found: {message}", **kwargs)

@@ -52,7 +52,12 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
         words = "will be archived (moved to the Trash)"
     lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
     label = change.address.split(" ", 1)[1]
-    head = f"  {symbol} {change.kind} \"{label}\""
+    number, of, key = label.partition(" of ")
+    if change.kind == "alert" and of and number.isdigit():
+        label = f'{number} of "{key}"'  # the question's key is the quoted name, not the ordinal
+    else:
+        label = f'"{label}"'
+    head = f"  {symbol} {change.kind} {label}"
     rows: list[tuple[str, str, str]] = []
     if change.fields:
         for f in change.fields:

@@ -424,3 +424,14 @@ def test_identical_write_failures_are_listed_once_with_a_count(env: Env) -> None
     assert failed[0].strip().startswith("failed (")
     assert failed[0].count("card ") >= 2
     assert "not attempted: alert 1 of weekly-recommendations" in result.err
+
+
+def test_a_url_with_a_wrong_path_is_not_blamed_on_the_version_alone(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METABASE_URL", env.mb.url + "/metabase")
+    result = env.run("plan")
+    assert result.code == 1
+    assert "/metabase/api/" in result.err
+    assert "is the Metabase URL right" in result.err
+    assert "This is a bug" not in result.err

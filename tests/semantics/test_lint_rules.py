@@ -342,3 +342,21 @@ def test_the_examples_lint_clean() -> None:
 
     assert lint_declarations(load([REPO / "alerts"])) == []
 
+
+
+def test_recipient_typo_names_the_user_it_nearly_is() -> None:
+    declared = load_text(RAW.replace("outsider@example.org", "pm@exmaple.com"), "alerts/q.yaml")
+    live = live_state()
+    desired = resolve(declared, live)
+    found = lint_live(declared, desired, live)
+    assert rules(found) == ["recipient-typo"]
+    finding = found[0]
+    assert finding.severity == "warning"
+    assert finding.field == "alerts[0].email[1]" and finding.line == 10
+    assert "did you mean pm@example.com?" in finding.message
+
+
+def test_recipient_typo_quiet_for_a_real_outsider() -> None:
+    declared = load_text(RAW, "alerts/q.yaml")
+    live = live_state()
+    assert lint_live(declared, resolve(declared, live), live) == []
