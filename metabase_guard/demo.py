@@ -23,19 +23,28 @@ __all__ = ["DEMO_API_KEY", "run_demo"]
 DEMO_API_KEY = "mb_demo_key_not_a_secret"
 
 
+#: The examples of alerts/, shipped in the package (``metabase_guard/examples`` is a link to
+#: ``alerts/`` in a checkout, and a copy of it in an installed wheel), so that ``demo`` runs from
+#: any directory after ``pip install``.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def _short(file: str) -> str:
+    """A bundled example by its name alone; any other file as given."""
+    path = Path(file)
+    return path.name if path.resolve().parent == EXAMPLES.resolve() else file
+
+
 def _step(title: str) -> None:
     print(f"\n=== {title} ===\n", flush=True)
 
 
 def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int:
     """Run the demo; returns the exit code (0 when every step behaved as expected)."""
-    chosen = list(paths or ["alerts"])
+    chosen = list(paths or [str(EXAMPLES)])
     for path in chosen:
         if not Path(path).exists():
-            raise ConfigError(
-                f"{path} does not exist: run the demo from a checkout of metabase-guard "
-                "(it uses the examples in alerts/), or pass declaration paths"
-            )
+            raise ConfigError(f"{path} does not exist: pass declaration files or folders")
     declarations = engine.load(chosen)
     seed = resources.files("metabase_guard.sandbox").joinpath("demo_seed.yaml")
     with resources.as_file(seed) as seed_path:
@@ -46,9 +55,13 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
         print(f"metabase-guard demo: a Metabase sandbox is running at {server.url}")
         with_questions = {declarations.locate(q.key).file for q in declarations.questions}
         tests = [f for f in declarations.files if f not in with_questions]
-        print(f"Declarations: {', '.join(f for f in declarations.files if f in with_questions)} "
-              f"({len(declarations.questions)} questions)"
-              + (f"; alert tests (not used here): {', '.join(tests)}" if tests else ""))
+        if not paths:
+            print(f"The examples bundled with metabase-guard, in {EXAMPLES} (alerts/ of its "
+                  "repository):")
+        shown = [_short(f) for f in declarations.files if f in with_questions]
+        print(f"Declarations: {', '.join(shown)} ({len(declarations.questions)} questions)"
+              + (f"; alert tests (not used here): {', '.join(map(_short, tests))}"
+                 if tests else ""))
 
         _step("1. plan: what would change")
         result = engine.plan(declarations, client)
