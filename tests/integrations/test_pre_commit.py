@@ -54,10 +54,22 @@ def test_pre_commit_runs_the_hooks_and_stops_a_broken_commit(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
 
+    # What try-repo does, once: a commit of the working tree as it is (uncommitted changes
+    # included, HEAD when clean), so both runs share one hook environment instead of two.
+    snapshot = subprocess.run(["git", "stash", "create"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    rev = snapshot or subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                                     text=True, check=True).stdout.strip()
+    (user / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {REPO}\n    rev: {rev}\n    hooks:\n"
+        "      - id: metabase-guard-validate\n      - id: metabase-guard-test\n",
+        encoding="utf-8",
+    )
+    _git(user, "add", "-A")
+
     def run(*hooks: str) -> subprocess.CompletedProcess[str]:
-        # try-repo takes the working tree as it is, uncommitted changes included
         return subprocess.run(
-            [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), *hooks, "--all-files"],
+            [sys.executable, "-m", "pre_commit", "run", *hooks, "--all-files"],
             cwd=user, env=env, capture_output=True, text=True, timeout=600, check=False,
         )
 
