@@ -353,24 +353,37 @@ class _Run:
     # -- racing applies (docs/ci.md#concurrency) ------------------------------------------------
 
     def _claims_now(self) -> dict[str, list[Any]]:
-        cards = [c for c in self.client.cards.list("all", full=lambda raw: False)
+        # A racing apply runs with the same credentials, so its cards are this user's:
+        # f=mine finds them without reading every card of the instance again (the snapshot
+        # already judged everyone else's).
+        cards = [c for c in self.client.cards.list("mine", full=lambda raw: False)
                  if not c.archived]
         return claims_of(cards, self.live.me.id)
+
+    def _skip_made_elsewhere(self, changes: list[Change],
+                             taken: Callable[[Change], bool]) -> list[Change]:
+        """``changes`` without the creates that ``taken`` finds already made by another run."""
+        todo: list[Change] = []
+        for change in changes:
+            if change.action == "create" and taken(change):
+                self.report.made_elsewhere.append(change)
+            else:
+                todo.append(change)
+        return todo
 
     def skip_raced_cards(self, changes: list[Change]) -> list[Change]:
         """Card creates still to make: a key another apply created since the snapshot is used."""
         if not any(c.action == "create" for c in changes):
             return changes
         claims = self._claims_now()
-        todo: list[Change] = []
-        for change in changes:
-            found = claims.get(change.key) if change.action == "create" else None
+
+        def taken(change: Change) -> bool:
+            found = claims.get(change.key)
             if found:
                 self.cards[change.key] = found[0].id
-                self.report.made_elsewhere.append(change)
-            else:
-                todo.append(change)
-        return todo
+            return bool(found)
+
+        return self._skip_made_elsewhere(changes, taken)
 
     def settle_cards(self) -> None:
         """After the creates: a key that a racing apply created first keeps that card only.
@@ -406,17 +419,16 @@ class _Run:
         if not any(c.action == "create" for c in changes):
             return changes
         raced = self._raced_alerts()
-        todo: list[Change] = []
-        for change in changes:
+
+        def taken(change: Change) -> bool:
             card_id = self.cards.get(change.key)
-            pool = (raced.get((card_id, change.alert.view), [])
-                    if change.action == "create" and change.alert and card_id else [])
-            if pool:
-                pool.pop(0)
-                self.report.made_elsewhere.append(change)
-            else:
-                todo.append(change)
-        return todo
+            pool = raced.get((card_id, change.alert.view), []) if change.alert and card_id else []
+            if not pool:
+                return False
+            pool.pop(0)  # one of theirs stands for one of ours
+            return True
+
+        return self._skip_made_elsewhere(changes, taken)
 
     def settle_alerts(self) -> None:
         """After the creates: an alert a racing apply made first, identical to ours, is kept."""
