@@ -80,8 +80,9 @@ def with_moves(plan: Plan, live: LiveState, desired: Sequence[DesiredCard],
             changes[index] = dataclasses.replace(found, fields=(marker, *fields))
         notes.append(f"moved: card #{card_id} is re-keyed from {old!r} to {new!r}, with its "
                      "alerts; nothing is recreated")
-    return Plan.build(
-        url=plan.url, version=plan.version, timezone=plan.timezone, changes=changes,
-        existing=plan.existing, unmanaged=list(plan.unmanaged),
-        pending_deletes=list(plan.pending_deletes), notes=notes, prune=plan.prune,
-    )
+    # apply puts the alerts of the new key on the re-keyed card, not on a card found anew
+    card_ids = dict(plan.card_ids)
+    for old, new, card_id in pending:
+        card_ids.pop(old, None)
+        card_ids[new] = card_id
+    return plan.replaced(changes=changes, notes=notes, card_ids=card_ids)

@@ -162,6 +162,25 @@ class Plan:
             card_ids=tuple(sorted((card_ids or {}).items())),
         )
 
+    def replaced(
+        self,
+        *,
+        changes: list[Change] | None = None,
+        pending_deletes: list[Change] | None = None,
+        notes: list[str] | None = None,
+        card_ids: dict[str, int] | None = None,
+    ) -> Plan:
+        """The plan with the given parts replaced and every other field kept."""
+        return Plan.build(
+            url=self.url, version=self.version, timezone=self.timezone,
+            changes=list(self.changes if changes is None else changes),
+            existing=self.existing, unmanaged=list(self.unmanaged),
+            pending_deletes=list(self.pending_deletes if pending_deletes is None
+                                 else pending_deletes),
+            notes=list(self.notes if notes is None else notes), prune=self.prune,
+            card_ids=dict(self.card_ids) if card_ids is None else card_ids,
+        )
+
     @property
     def is_empty(self) -> bool:
         """No change to make."""

@@ -41,14 +41,5 @@ def restrict(plan: Plan, desired: Sequence[DesiredCard], keys: Collection[str]) 
     if left_out:
         notes.append(f"--only {', '.join(sorted(wanted))}: {left_out} other change(s) are not "
                      "in this plan; a plan without --only shows them")
-    return Plan.build(
-        url=plan.url,
-        version=plan.version,
-        timezone=plan.timezone,
-        changes=kept,
-        existing=plan.existing,
-        unmanaged=list(plan.unmanaged),
-        pending_deletes=[c for c in plan.pending_deletes if c.key in wanted],
-        notes=notes,
-        prune=plan.prune,
-    )
+    return plan.replaced(changes=kept, notes=notes,
+                         pending_deletes=[c for c in plan.pending_deletes if c.key in wanted])
