@@ -107,6 +107,7 @@ def _change(data: Mapping[str, Any]) -> Change:
                      for f in data.get("changes", [])),
         values=tuple((k, _tuples(v)) for k, v in data.get("values", {}).items()),
         effects=tuple(data.get("effects", [])),
+        duplicate=bool(data.get("duplicate", False)),
     )
 
 

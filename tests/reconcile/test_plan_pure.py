@@ -271,3 +271,15 @@ def test_ambiguous_database_name_and_default_slack_channels_are_checked() -> Non
     text = str(info.value)
     assert "2 databases are named 'Warehouse'" in text
     assert "'#nowhere'" in text and "defaults.slack" in text
+
+
+def test_a_saved_plan_that_retires_race_copies_renders_again() -> None:
+    from metabase_guard.reconcile.plan import Change, Plan
+    from metabase_guard.render.show import plan_from_dict
+
+    copy = Change("delete", "card", "card weekly#12", key="weekly", live_id=12, duplicate=True)
+    saved = Plan.build(url="http://mb", version="v0.61.2", timezone="UTC", changes=[copy],
+                       existing=3).to_dict()
+    again = plan_from_dict(saved)  # refused as hand-edited when `duplicate` was dropped
+    assert again.changes[0].duplicate is True
+    assert again.checksum == saved["checksum"]
