@@ -82,7 +82,9 @@ class Warehouse:
         parsed = parse(sql, self._dialect)
         if parsed.tree is not None and not isinstance(parsed.tree, exp.Query):
             raise SqlError("the warehouse is read-only: only queries run")
-        result = self._db.query(parsed, self._clock(), max_rows)
+        # in a transaction rolled back after: a query with a side effect (SELECT ... INTO) would
+        # otherwise change the one warehouse every request of the sandbox shares
+        result = self._db.query_on(parsed, {}, self._clock(), max_rows)
         rows = [[plain(c) for c in row] for row in result.rows]
         return QueryResult(result.columns, rows, result.base_types)
 

@@ -225,3 +225,12 @@ def test_thread_safety(warehouse: Warehouse) -> None:
     assert len(results) == 80
     assert all(r in (expected, [[90]]) for r in results)
     assert results.count(expected) == 40
+
+
+def test_a_query_with_a_side_effect_leaves_the_warehouse_as_it_was() -> None:
+    from metabase_guard.sandbox.warehouse import Warehouse
+
+    warehouse = Warehouse({"t": {"columns": {"a": "integer"}, "rows": [[1]]}})
+    before = warehouse.tables()
+    warehouse.run("SELECT a INTO t2 FROM t")
+    assert warehouse.tables() == before
