@@ -28,7 +28,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from metabase_guard.evaluation import QueryResult
-from metabase_guard.sql.parse import Parsed, parse
+from metabase_guard.sql.parse import NOW_FUNCTIONS, TODAY_FUNCTIONS, Parsed, parse
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,8 +59,6 @@ class Table:
     rows: tuple[tuple[Any, ...], ...] = ()
 
 
-_NOW_FUNCTIONS = frozenset({"now", "getdate", "sysdate", "systimestamp", "localtimestamp",
-                            "current_timestamp", "getutcdate", "sysdatetime"})
 _POSTGRES_NAMES = frozenset({"postgres", "redshift", ""})
 
 
@@ -69,12 +67,15 @@ def _freeze(now: datetime) -> Any:
 
     def replace(node: exp.Expr) -> exp.Expr:
         if isinstance(node, (exp.CurrentTimestamp, exp.CurrentDatetime, exp.Localtimestamp,
-                             exp.CurrentTimestampLTZ)) or (
-            isinstance(node, exp.Anonymous) and str(node.this).lower() in _NOW_FUNCTIONS
+                             exp.CurrentTimestampLTZ, exp.Systimestamp)) or (
+            isinstance(node, exp.Anonymous) and str(node.this).lower() in NOW_FUNCTIONS
             and not node.expressions
         ):
             return exp.cast(exp.Literal.string(stamp), exp.DataType.Type.TIMESTAMP)
-        if isinstance(node, exp.CurrentDate):
+        if isinstance(node, exp.CurrentDate) or (
+            isinstance(node, exp.Anonymous) and str(node.this).lower() in TODAY_FUNCTIONS
+            and not node.expressions
+        ):
             return exp.cast(exp.Literal.string(stamp[:10]), exp.DataType.Type.DATE)
         if isinstance(node, (exp.CurrentTime, exp.Localtime)):
             return exp.cast(exp.Literal.string(stamp[11:]), exp.DataType.Type.TIME)

@@ -16,6 +16,13 @@ from sqlglot.errors import ParseError, TokenError
 
 from metabase_guard.sql.dialects import dialect_for
 
+#: Dialect spellings of "now" that sqlglot leaves as plain function calls: the lint rules read
+#: them as the current time, and offline tests freeze them (``today``: the current date).
+NOW_FUNCTIONS = frozenset({"now", "getdate", "sysdate", "systimestamp", "localtimestamp",
+                           "current_timestamp", "getutcdate", "sysdatetime"})
+TODAY_FUNCTIONS = frozenset({"today"})
+
+
 __all__ = ["Parsed", "parse", "parse_for_engine"]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from metabase_guard.sql.parse import Parsed
+from metabase_guard.sql.parse import NOW_FUNCTIONS, TODAY_FUNCTIONS, Parsed
 
 __all__ = ["SelectItem", "SqlShape", "always_one_row", "format_unit", "periods", "shape_of"]
 
@@ -24,7 +24,7 @@ _NUMERIC = (exp.Count, exp.CountIf, exp.ApproxDistinct, exp.Sum, exp.Avg, exp.St
             exp.PercentileCont)
 _TRUNCS = (exp.TimestampTrunc, exp.DateTrunc, exp.DatetimeTrunc, exp.TimeTrunc)
 _NOW = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentDatetime, exp.Localtimestamp)
-_NOW_NAMES = frozenset({"now", "getdate", "sysdate", "today", "localtimestamp"})
+_NOW_NAMES = NOW_FUNCTIONS | TODAY_FUNCTIONS
 _UNIT_DAYS = {
     "second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
     "month": 30.0, "quarter": 91.0, "year": 365.0,

@@ -170,3 +170,17 @@ def test_the_sql_is_read_in_the_engine_s_dialect(tmp_path: Path) -> None:
     assert report.outcomes[0].observed == "fires", report.outcomes[0].verdict.reason
     broken = run_tests(decls, {"Warehouse": "mongo"}).outcomes[0]
     assert broken.observed == "error" and "does not run SQL" in broken.verdict.reason
+
+
+def test_every_spelling_of_now_that_lint_reads_is_frozen_in_tests() -> None:
+    # lint and the test runner share one list: a "now" lint knows but tests did not freeze
+    # (today()) read the real clock in a test
+    from datetime import datetime
+
+    from metabase_guard.sql.duck import to_duckdb
+    from metabase_guard.sql.parse import NOW_FUNCTIONS, TODAY_FUNCTIONS, parse
+
+    frozen = datetime(2026, 11, 30, 9)
+    for name in sorted(NOW_FUNCTIONS | TODAY_FUNCTIONS):
+        sql = to_duckdb(parse(f"SELECT {name}() AS t", "postgres"), frozen)
+        assert "2026-11-30" in sql, (name, sql)
