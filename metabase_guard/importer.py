@@ -259,9 +259,9 @@ def run_import(
         return 1
     text = dump_yaml(result.questions)
     if args.out:
-        from metabase_guard.editor import schema_comment, write_schema
+        from metabase_guard.editor import DEFAULT_SCHEMA_FILE, schema_comment, write_schema
 
-        schema_file = Path(getattr(args, "schema", None) or "metabase-guard.schema.json")
+        schema_file = Path(getattr(args, "schema", None) or DEFAULT_SCHEMA_FILE)
         if not schema_file.exists():
             say(f"Wrote the JSON Schema to {write_schema(schema_file)} (for editors).")
         try:

@@ -564,6 +564,7 @@ def lint_live(
     out: list[Finding] = []
     by_key = decls.by_key()
     active_users = {u.email.lower() for u in live.users if u.is_active}
+    user_emails = sorted(active_users)  # once, not per address
     domains = _allowed_domains(allowed_domains)
     for item in desired:
         q = by_key.get(item.key)
@@ -576,7 +577,7 @@ def lint_live(
                     continue
                 path = (f"alerts[{alert.index}].email[{declared.index(address)}]"
                         if address in declared else f"alerts[{alert.index}]")
-                near = difflib.get_close_matches(address, sorted(active_users), n=1, cutoff=0.85)
+                near = difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85)
                 if near:
                     # a typo'd recipient is a check that never reaches the person it is for
                     out.append(_finding(

@@ -31,15 +31,9 @@ if TYPE_CHECKING:
 
     from metabase_guard.sandbox.app import Sandbox
 
-try:
-    import pytest_httpserver  # noqa: F401  (only: is the test extra installed?)
-except ImportError:  # pragma: no cover - exercised in an installed venv without the extra
-    _MISSING_EXTRA: str | None = (
-        "the metabase_sandbox fixtures need pytest-httpserver: "
-        "pip install 'metabase-guard[test]'"
-    )
-else:
-    _MISSING_EXTRA = None
+_MISSING_EXTRA = (
+    "the metabase_sandbox fixtures need pytest-httpserver: pip install 'metabase-guard[test]'"
+)
 
 
 @dataclass(frozen=True)
@@ -78,9 +72,12 @@ SandboxFactory = Callable[..., MountedSandbox]
 @pytest.fixture
 def metabase_sandbox_factory(request: pytest.FixtureRequest) -> Iterator[SandboxFactory]:
     """Build and mount a sandbox: ``factory(version_tag="v0.55.3", seed={...})``."""
-    if _MISSING_EXTRA:
+    # checked here, when a test asks for a sandbox, so that loading the plugin in every pytest
+    # run of a user imports neither pytest-httpserver nor werkzeug
+    try:
+        import pytest_httpserver  # noqa: F401
+    except ImportError:
         pytest.fail(_MISSING_EXTRA, pytrace=False)
-    # asked for by name, so that pytest without pytest-httpserver never meets the name
     httpserver: HTTPServer = request.getfixturevalue("httpserver")
     from metabase_guard.sandbox.app import Sandbox
 
