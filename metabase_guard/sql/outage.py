@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["Outage", "empty_on_outage", "null_aggregate_filter"]
+# the same reading of "aggregate of this level" and "never NULL" as the lint rules
+from metabase_guard.sql.shape import _NEVER_NULL, _aggregates
 
-_NEVER_NULL = (exp.Count, exp.CountIf, exp.ApproxDistinct)
+__all__ = ["Outage", "empty_on_outage", "null_aggregate_filter"]
 
 
 @dataclass(frozen=True)
@@ -23,22 +24,6 @@ class Outage:
 
     why: str
     rewrite: str
-
-
-def _aggregates(node: exp.Expr) -> list[exp.AggFunc]:
-    """Aggregates of this query level (not inside subqueries or window functions)."""
-    out: list[exp.AggFunc] = []
-    for agg in node.find_all(exp.AggFunc):
-        parent = agg.parent
-        inside = False
-        while parent is not None and parent is not node:
-            if isinstance(parent, (exp.Subquery, exp.Select, exp.Window)):
-                inside = True
-                break
-            parent = parent.parent
-        if not inside:
-            out.append(agg)
-    return out
 
 
 def _is_spine(select: exp.Select) -> bool:
