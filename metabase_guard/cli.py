@@ -40,7 +40,7 @@ from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.desired import Defaults
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
-from metabase_guard.render.common import apply_summary
+from metabase_guard.render.common import apply_summary, past_tense
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "error_document", "main"]
 
@@ -406,17 +406,9 @@ class _Progress:
             width = len(str(self.total))
             counter = f"[{count:>{width}}/{self.total}]"
             if status == "done":
-                _err(f"  {counter} {change.address}: {_verb(change)}")
+                _err(f"  {counter} {change.address}: {past_tense(change)}")
             else:
                 _err(f"! {counter} {change.address}: FAILED: {error}")
-
-
-def _verb(change: Change) -> str:
-    if change.kind == "alert" and change.action == "delete":
-        return "deactivated"
-    if change.kind == "card" and change.action == "delete":
-        return "archived"
-    return {"create": "created", "update": "updated", "delete": "deleted"}[change.action]
 
 
 def _unfinished(failed: Sequence[tuple[Change, str]], not_attempted: Sequence[Change]) -> None:

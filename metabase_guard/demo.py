@@ -15,7 +15,7 @@ from metabase_guard import engine
 from metabase_guard.errors import ConfigError
 from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.render import render_text
-from metabase_guard.render.common import apply_summary
+from metabase_guard.render.common import apply_summary, past_tense
 from metabase_guard.sandbox import Sandbox, serve
 
 __all__ = ["DEMO_API_KEY", "run_demo"]
@@ -97,8 +97,7 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
         _step("5. apply reverts the drift")
         reverted = engine.apply(drift, client)
         for change in reverted.done:
-            print(f"  {change.address}: updated" if change.action == "update" else
-                  f"  {change.address}: {change.action}d")
+            print(f"  {change.address}: {past_tense(change)}")
         print(f"Apply complete! {apply_summary(reverted.done, reverted.requests)}.")
         print("\nplan once more:")
         final = engine.plan(declarations, client)

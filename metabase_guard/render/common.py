@@ -10,7 +10,7 @@ from typing import Any
 from metabase_guard.reconcile.diff import schedule_words
 from metabase_guard.reconcile.plan import Change
 
-__all__ = ["apply_summary", "fmt_field", "fmt_value", "shown", "sql_diff"]
+__all__ = ["apply_summary", "fmt_field", "fmt_value", "past_tense", "shown", "sql_diff"]
 
 # Beyond this a float's integer digits are noise: 1e308 is not printed as 309 digits.
 _LARGEST_EXACT = 1e15
@@ -76,3 +76,14 @@ def apply_summary(done: Sequence[Change], requests: int | None = None) -> str:
     if requests is not None:
         text += f" ({requests} request{'' if requests == 1 else 's'})"
     return text
+
+
+def past_tense(change: Change) -> str:
+    """What a done change did, in the plan's words.
+
+    A card or collection is archived and an alert deactivated, never "deleted": Metabase keeps
+    both.
+    """
+    if change.action == "delete":
+        return "deactivated" if change.kind == "alert" else "archived"
+    return {"create": "created", "update": "updated"}[change.action]
