@@ -191,8 +191,10 @@ class _Reader:
         self._keys: dict[str, Location] = {}
         self._moves: list[tuple[str, str, Location]] = []
         self._dashboard_keys: dict[str, Location] = {}
-        # Valid dashboards with where they are, checked against every file's questions.
-        self._pending: list[tuple[Dashboard, str, Node, tuple[str | int, ...]]] = []
+        # The question keys each dashboard names (read from the YAML, so that an invalid
+        # dashboard is checked too), with where they are, checked against every file's keys.
+        self._named: list[tuple[str, list[tuple[int, str]], str, Node, tuple[str | int, ...]]]
+        self._named = []
 
     def read_bytes(self, data: bytes, filename: str) -> None:
         try:
@@ -299,16 +301,15 @@ class _Reader:
     def finish(self) -> None:
         """Checks across files: moves, and the questions that dashboards name."""
         self._finish_moves()
-        for dashboard, filename, root, base in self._pending:
-            unknown = [(index, key) for index, key in enumerate(
-                item.question if isinstance(item, QuestionItem) else None
-                for item in dashboard.cards) if key is not None and key not in self._keys]
-            for index, key in unknown:
-                self._problem(filename, root, (*base, "cards", index),
-                              f"dashboard {dashboard.key!r}: {key!r} is not the key of a "
-                              f"declared question{_declared_hint(key, self._keys)}")
-            if not unknown:
-                self.declarations.dashboards.append(dashboard)
+        for prefix, named, filename, root, base in self._named:
+            for index, key in named:
+                if key not in self._keys:
+                    self._problem(filename, root, (*base, "cards", index),
+                                  f"{prefix}{key!r} is not the key of a declared question"
+                                  f"{_declared_hint(key, self._keys)}")
+        # Problems in line order per file, files in the order they were read.
+        rank = {name: n for n, name in enumerate(self.declarations.files)}
+        self.problems.sort(key=lambda p: (rank.get(p.file, -1), -1 if p.line is None else p.line))
 
     def _finish_moves(self) -> None:
         sources: dict[str, Location] = {}
@@ -378,6 +379,7 @@ class _Reader:
         base: tuple[str | int, ...] = ("dashboards", index)
         dashboard, prefix = self._validated(filename, root, base, item, Dashboard,
                                             self._dashboard_keys)
+        self._named.append((prefix, _named_questions(item), filename, root, base))
         if not isinstance(dashboard, Dashboard):
             return
         problems = [*dashboard_problems(dashboard),
@@ -387,7 +389,18 @@ class _Reader:
         node = yamlio.node_at(root, base)
         if node is not None:
             self.declarations._dashboards.setdefault(dashboard.key, (filename, node))
-            self._pending.append((dashboard, filename, root, base))
+        self.declarations.dashboards.append(dashboard)
+
+
+def _named_questions(item: Any) -> list[tuple[int, str]]:
+    """(index, key) of the items of a raw dashboard that name a question by a valid key."""
+    cards = item.get("cards") if isinstance(item, dict) else None
+    out: list[tuple[int, str]] = []
+    for index, card in enumerate(cards if isinstance(cards, list) else []):
+        key = card.get("question") if isinstance(card, dict) else card
+        if isinstance(key, str) and _SLUG.fullmatch(key):
+            out.append((index, key))
+    return out
 
 
 def _declared_hint(key: str, declared: dict[str, Location]) -> str:
