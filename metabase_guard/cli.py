@@ -37,7 +37,7 @@ from metabase_guard.errors import (
 )
 from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
 from metabase_guard.reconcile.apply import ApplyReport
-from metabase_guard.reconcile.desired import Defaults
+from metabase_guard.reconcile.kind import Defaults
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
 from metabase_guard.render.common import apply_summary, past_tense

@@ -10,7 +10,7 @@ Two passes, both pure:
   make Metabase delete alerts, ``once`` on Metabase 0.54-0.55.
 
 Unconfigured e-mail or Slack and unknown Slack channels are not here: they are hard errors of
-``reconcile/desired.py`` (ResolveError) already.
+``reconcile/cards.py`` (ResolveError) already.
 
 The SQL rules read the query's sqlglot tree, parsed once in the dialect of its database's
 engine (:mod:`metabase_guard.sql`): they look at the top-level ``SELECT`` and stay silent when
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from metabase_guard.evaluation import GOAL_DISPLAYS, goal_column
-from metabase_guard.reconcile.desired import DesiredCard
+from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
@@ -150,7 +150,7 @@ def count_by_severity(findings: Sequence[Finding]) -> str:
 def card_settings(question: Question) -> dict[str, Any]:
     """The goal-related ``visualization_settings`` apply writes for a question.
 
-    The same keys as ``DesiredCard.visualization`` (reconcile/desired.py): a progress goal in
+    The same keys as ``DesiredCard.visualization`` (reconcile/cards.py): a progress goal in
     ``progress.goal``, any other goal as a shown goal line, ``metric`` as ``graph.metrics``.
     """
     settings: dict[str, Any] = {}

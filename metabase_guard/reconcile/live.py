@@ -101,6 +101,15 @@ class LiveState:
             self._alerts_index = (stamp, index)
         return list(self._alerts_index[1].get(card_id, ()))
 
+    def user_label(self, user_id: int | None) -> str:
+        """The e-mail of user ``user_id``, for messages (an API key has no listed user)."""
+        for user in self.users:
+            if user.id == user_id:
+                return user.email
+        if self.me.id == user_id:
+            return self.me.email
+        return f"user #{user_id} (an API key, or a deactivated user)"
+
     def cards_named(self, name: str) -> list[Card]:
         """Live cards called ``name``, in snapshot order (indexed once, like ``alerts_of``)."""
         stamp = (id(self.cards), len(self.cards))

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from metabase_guard.errors import UnsafePlanError, redact
-from metabase_guard.reconcile.desired import DesiredAlert, DesiredCard
+
+if TYPE_CHECKING:
+    from metabase_guard.reconcile.alerts import DesiredAlert
+    from metabase_guard.reconcile.cards import DesiredCard
 
 __all__ = [
     "PLAN_FORMAT_VERSION",
@@ -21,6 +25,7 @@ __all__ = [
     "Plan",
     "Thresholds",
     "Unmanaged",
+    "field_changes",
 ]
 
 PLAN_FORMAT_VERSION = "1"
@@ -41,6 +46,12 @@ class FieldChange:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"field": self.field, "old": _jsonable(self.old), "new": _jsonable(self.new)}
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any],
+                  names: Sequence[str]) -> list[FieldChange]:
+    """The fields among ``names`` whose value differs from ``old`` to ``new``, in that order."""
+    return [FieldChange(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n)]
 
 
 @dataclass(frozen=True)
