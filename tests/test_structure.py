@@ -80,7 +80,8 @@ _RECONCILE_LAYERS = {
     "alerts": {"kind", "live", "plan", "writes", "duplicates"},
     "cards": {"kind", "live", "plan", "writes", "identity", "duplicates", "collections",
               "alerts"},
-    "walk": {"kind", "live", "plan", "collections", "cards", "alerts"},
+    "dashboards": {"kind", "live", "plan", "writes", "identity", "collections"},
+    "walk": {"kind", "live", "plan", "collections", "cards", "alerts", "dashboards"},
     "apply": {"walk", "writes", "live", "plan"},
     "moved": {"cards", "identity", "live", "plan"},
     "target": {"cards", "plan"},
@@ -102,7 +103,7 @@ def test_the_kinds_are_walked_after_what_they_depend_on() -> None:
     from metabase_guard.reconcile.walk import KINDS
 
     names = [k.name for k in KINDS]
-    assert names == ["collection", "card", "alert"]
+    assert names == ["collection", "card", "alert", "dashboard"]
     for index, kind in enumerate(KINDS):
         assert set(kind.depends_on) <= set(names[:index]), kind.name
 

@@ -21,7 +21,7 @@ from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.kind import Defaults, Desired, Kind, PlanWalk, problem, unknown
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, FieldChange, Unmanaged, field_changes
-from metabase_guard.reconcile.writes import create_verified, write_idempotent
+from metabase_guard.reconcile.writes import create_verified, retire_live, write_idempotent
 from metabase_guard.spec.loader import Declarations
 from metabase_guard.spec.models import Alert
 from metabase_guard.spec.schedule import canonical_cron, describe, to_cron
@@ -478,9 +478,7 @@ class Alerts(Kind):
     def write(self, change: Change, ctx: WriteContext) -> None:
         """Create, update or deactivate one alert, on the card the card phase settled on."""
         if change.action == "delete":
-            assert change.live_id is not None
-            live_id = change.live_id
-            write_idempotent(lambda: ctx.client.notifications.set_active(live_id, False))
+            retire_live(change, lambda live_id: ctx.client.notifications.set_active(live_id, False))
             return
         alert = change.alert
         assert alert is not None

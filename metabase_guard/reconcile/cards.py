@@ -33,7 +33,7 @@ from metabase_guard.reconcile.kind import (
 )
 from metabase_guard.reconcile.live import LiveState, claims_of
 from metabase_guard.reconcile.plan import Change, FieldChange, Unmanaged, field_changes
-from metabase_guard.reconcile.writes import create_verified, write_idempotent
+from metabase_guard.reconcile.writes import create_verified, retire_live, write_idempotent
 from metabase_guard.spec.loader import Declarations
 from metabase_guard.spec.models import Question
 
@@ -536,9 +536,7 @@ class Cards(Kind):
     def write(self, change: Change, ctx: WriteContext) -> None:
         """Create, update (only the changed fields) or archive one card."""
         if change.action == "delete":
-            assert change.live_id is not None
-            live_id = change.live_id
-            write_idempotent(lambda: ctx.client.cards.archive(live_id))
+            retire_live(change, ctx.client.cards.archive)
             return
         item = change.card
         assert item is not None

@@ -28,7 +28,8 @@ __all__ = ["KIND", "collection_id", "retire_collection_copies"]
 
 def _paths(desired: Desired) -> list[tuple[str, ...]]:
     """Every collection path the declared objects need, in declaration order."""
-    return [item.collection_path for item in desired.cards]
+    return [*(item.collection_path for item in desired.cards),
+            *(item.collection_path for item in desired.dashboards)]
 
 
 def retire_collection_copies(

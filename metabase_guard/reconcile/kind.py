@@ -26,6 +26,7 @@ from metabase_guard.spec.loader import Declarations
 
 if TYPE_CHECKING:
     from metabase_guard.reconcile.cards import DesiredCard
+    from metabase_guard.reconcile.dashboards import DesiredDashboard
     from metabase_guard.reconcile.writes import WriteContext
 
 __all__ = ["CardState", "Defaults", "Desired", "Kind", "PlanWalk", "problem", "unknown"]
@@ -45,6 +46,7 @@ class Desired:
     """The declarations resolved against the snapshot, one field per kind that declares."""
 
     cards: tuple[DesiredCard, ...] = ()
+    dashboards: tuple[DesiredDashboard, ...] = ()
 
 
 @dataclass(frozen=True)

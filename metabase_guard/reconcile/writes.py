@@ -31,6 +31,7 @@ __all__ = [
     "Progress",
     "WriteContext",
     "create_verified",
+    "retire_live",
     "write_idempotent",
 ]
 
@@ -88,6 +89,13 @@ def write_idempotent(write: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def retire_live(change: Change, retire: Callable[[int], object]) -> None:
+    """Archive or deactivate the live object of a delete change (idempotent, so repeated)."""
+    assert change.live_id is not None
+    live_id = change.live_id
+    write_idempotent(lambda: retire(live_id))
+
+
 @dataclass
 class ApplyReport:
     """What an apply did: changes done, failed (with the error) and not attempted."""
@@ -142,6 +150,8 @@ class WriteContext:
         self.live_cards = {c.id: c for c in (*live.cards, *live.archived_cards)}
         self.created_cards: dict[str, int] = {}
         self.created_alerts: dict[int, Change] = {}
+        #: the dashboard each key is written to
+        self.dashboards: dict[str, int] = {}
 
     # -- bookkeeping --------------------------------------------------------------------
 
