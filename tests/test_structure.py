@@ -81,7 +81,9 @@ _RECONCILE_LAYERS = {
     "cards": {"kind", "live", "plan", "writes", "identity", "duplicates", "collections",
               "alerts"},
     "dashboards": {"kind", "live", "plan", "writes", "identity", "collections"},
-    "walk": {"kind", "live", "plan", "collections", "cards", "alerts", "dashboards"},
+    "subscriptions": {"kind", "live", "plan", "writes", "alerts", "dashboards"},
+    "walk": {"kind", "live", "plan", "collections", "cards", "alerts", "dashboards",
+             "subscriptions"},
     "apply": {"walk", "writes", "live", "plan"},
     "moved": {"cards", "identity", "live", "plan"},
     "target": {"cards", "plan"},
@@ -103,7 +105,7 @@ def test_the_kinds_are_walked_after_what_they_depend_on() -> None:
     from metabase_guard.reconcile.walk import KINDS
 
     names = [k.name for k in KINDS]
-    assert names == ["collection", "card", "alert", "dashboard"]
+    assert names == ["collection", "card", "alert", "dashboard", "subscription"]
     for index, kind in enumerate(KINDS):
         assert set(kind.depends_on) <= set(names[:index]), kind.name
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from metabase_guard.api.models import AlertSpec, HandlerSpec, Notification, RecipientSpec
+from metabase_guard.api.models import (
+    AlertSpec,
+    HandlerSpec,
+    Notification,
+    RecipientSpec,
+    User,
+)
 from metabase_guard.errors import ApiError, Problem
 from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.kind import Defaults, Desired, Kind, PlanWalk, problem, unknown
@@ -31,13 +37,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONDITIONS",
+    "EMAIL_OFF",
     "KIND",
+    "SLACK_OFF",
     "AlertView",
     "DesiredAlert",
+    "active_users",
     "alert_view_of",
     "resolve_alerts",
     "retire_alert_copies",
     "schedule_words",
+    "slack_channel_problem",
 ]
 
 #: Declaration ``when`` → Metabase ``send_condition``.
@@ -157,6 +167,28 @@ def schedule_words(cron: str, timezone: str) -> str:
 
 # -- the desired view ---------------------------------------------------------------------------
 
+#: Why a delivery channel cannot deliver (``.format("alerts")``, ``.format("subscriptions")``).
+EMAIL_OFF = ("e-mail is not set up on this Metabase (Admin > Settings > Email), so these {} "
+             "would never be delivered")
+SLACK_OFF = ("Slack is not set up on this Metabase (Admin > Settings > Notifications), so these "
+             "{} would never be delivered")
+
+
+def active_users(live: LiveState) -> dict[str, User]:
+    """Active Metabase users by lower-case e-mail: an address of one is sent as that user."""
+    return {u.email.lower(): u for u in live.users if u.is_active}
+
+
+def slack_channel_problem(channel: str, live: LiveState) -> str | None:
+    """Why Metabase cannot post to ``channel``, or None (also when its channels are unknown)."""
+    if not live.slack_channels or channel in live.slack_channels:
+        return None
+    if channel in live.slack_renames:
+        return (f"Slack channel '{channel}' was renamed to '{live.slack_renames[channel]}' in "
+                "Slack (same channel id); use the new name")
+    return (unknown("Slack channel", channel, list(live.slack_channels))
+            + " (a private channel needs the Metabase app invited)")
+
 
 def resolve_alerts(
     key: str,
@@ -181,7 +213,7 @@ def _resolve_alert(
     problems: list[Problem],
 ) -> DesiredAlert:
     where = f"alerts[{index}]"
-    users = {u.email.lower(): u for u in live.users if u.is_active}
+    users = active_users(live)
     groups = {g.name: g for g in live.groups}
     hooks = {c.name: c for c in live.webhooks if c.active}
 
@@ -213,35 +245,21 @@ def _resolve_alert(
         email_recipients.append(RecipientSpec("notification-recipient/group", group_id=group.id))
     if email_recipients:
         if not live.email_configured:
-            problems.append(problem(
-                decls, key, f"{where}.email",
-                "e-mail is not set up on this Metabase (Admin > Settings > Email), so these "
-                "alerts would never be delivered",
-            ))
+            problems.append(problem(decls, key, f"{where}.email", EMAIL_OFF.format("alerts")))
         handlers.append(HandlerSpec("channel/email", recipients=_sorted(email_recipients)))
 
     if slack:
         if not live.slack_configured:
-            problems.append(problem(
-                decls, key, f"{where}.slack",
-                "Slack is not set up on this Metabase (Admin > Settings > Notifications), so "
-                "these alerts would never be delivered",
-            ))
-        elif live.slack_channels:
+            problems.append(problem(decls, key, f"{where}.slack", SLACK_OFF.format("alerts")))
+        else:
             declared = list(alert.slack)
             for channel in slack:
-                if channel not in live.slack_channels:
+                why = slack_channel_problem(channel, live)
+                if why is not None:
                     field = (f"{where}.slack[{declared.index(channel)}]" if channel in declared
                              else f"{where}.slack")
                     hint = "" if channel in declared else " (from the config's defaults.slack)"
-                    problems.append(problem(
-                        decls, key, field,
-                        (f"Slack channel '{channel}' was renamed to "
-                         f"'{live.slack_renames[channel]}' in Slack (same channel id); "
-                         "use the new name" if channel in live.slack_renames else
-                         unknown("Slack channel", channel, list(live.slack_channels))
-                         + " (a private channel needs the Metabase app invited)") + hint,
-                    ))
+                    problems.append(problem(decls, key, field, why + hint))
         handlers.append(HandlerSpec(
             "channel/slack",
             recipients=tuple(

@@ -22,8 +22,8 @@ from metabase_guard.api.resources import split_path
 from metabase_guard.errors import ApiError, Problem
 from metabase_guard.reconcile.collections import collection_id
 from metabase_guard.reconcile.identity import compose_description, managed_key
-from metabase_guard.reconcile.kind import Defaults, Desired, Kind, PlanWalk
-from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.kind import DashboardState, Defaults, Desired, Kind, PlanWalk
+from metabase_guard.reconcile.live import LiveState, pulse_audience
 from metabase_guard.reconcile.plan import Change, FieldChange, Unmanaged, field_changes
 from metabase_guard.reconcile.writes import create_verified, retire_live, write_idempotent
 from metabase_guard.spec.layout import Placement, layout
@@ -124,6 +124,27 @@ def _layout_fields(desired: DesiredDashboard, matched: Sequence[tuple[Dashcard, 
     return fields
 
 
+def _missing_card(key: str, live: LiveState) -> str:
+    """Why a question item cannot be shown: its card is archived, or there is none."""
+    if key in live.archived_managed_cards():
+        card = live.archived_managed_cards()[key]
+        return (f"question {key!r} is card #{card.id}, which is archived (in the Trash), and "
+                "these declarations do not declare it, so it would not be restored; Metabase "
+                "refuses archived cards on a dashboard: declare the question or remove the item")
+    return (f"question {key!r} is not declared here and has no card in Metabase; declare it "
+            "or remove the item")
+
+
+def _audience_effect(dash: Dashboard, live: LiveState) -> str:
+    """What archiving ``dash`` does to its subscriptions, and whom they sent to."""
+    pulses = live.pulses_of(dash.id)
+    whom = sorted({who for p in pulses for who in pulse_audience(p)})
+    said = (f"its {len(pulses)} subscription(s) stop sending to {', '.join(whom)}" if whom
+            else "its subscriptions stop sending" if pulses else "it has none now")
+    return ("Metabase deletes every subscription of this dashboard when it is archived "
+            f"(src/metabase/dashboards/models/dashboard.clj): {said}")
+
+
 def _dashcard_body(item: DesiredItem, dashcard_id: int, ctx: WriteContext,
                    live: Dashcard | None) -> dict[str, Any]:
     p = item.place
@@ -163,12 +184,18 @@ class Dashboards(Kind):
                 problems: list[Problem], desired: Desired) -> Desired:
         """The declared dashboards with their items laid out on the 24-column grid."""
         displays = {q.key: q.display for q in decls.questions}
+        declared = {card.key for card in desired.cards}
         out: list[DesiredDashboard] = []
         for dash in decls.dashboards:
             places = layout(dash.cards, lambda key: displays.get(key, "table"))
             items = []
-            for item, place in zip(dash.cards, places, strict=True):
+            for index, (item, place) in enumerate(zip(dash.cards, places, strict=True)):
                 if isinstance(item, QuestionItem):
+                    if item.question not in declared:
+                        where = decls.locate_dashboard(dash.key, f"cards[{index}]")
+                        problems.append(Problem(where.file, where.line, f"cards[{index}]",
+                                                f"dashboard {dash.key!r}: "
+                                                + _missing_card(item.question, live)))
                     items.append(DesiredItem("card", item.question, place))
                 elif isinstance(item, HeadingItem):
                     items.append(DesiredItem("heading", item.heading, place))
@@ -202,6 +229,7 @@ class Dashboards(Kind):
             dash = managed.get(want.key)
             address = f"dashboard {want.key}"
             if dash is None:
+                walk.dashboard_states[want.key] = DashboardState(None, (None,) * len(want.items))
                 self._hand_made_twins(want, live, walk)
                 walk.changes.append(Change(
                     "create", "dashboard", address, key=want.key,
@@ -216,6 +244,10 @@ class Dashboards(Kind):
             fields = field_changes(old, want.view(), names)
             ids: tuple[int | None, ...] = (None,) * len(want.items)
             layout_changes: list[FieldChange] = []
+            seen = [(d, item_of_dashcard(d, keys)) for d in dash.dashcards]
+            matched = _match(want.items, seen)
+            walk.dashboard_states[want.key] = DashboardState(
+                dash, tuple(m[0].id if m else None for m in matched))
             if dash.tabs:
                 walk.unmanaged.append(Unmanaged(
                     f"tabs of dashboard {want.key}",
@@ -224,8 +256,6 @@ class Dashboards(Kind):
                     "does not flatten them); remove the tabs in Metabase to manage its layout",
                 ))
             else:
-                seen = [(d, item_of_dashcard(d, keys)) for d in dash.dashcards]
-                matched = _match(want.items, seen)
                 layout_changes = _layout_fields(want, matched, seen)
                 ids = tuple(m[0].id if m else None for m in matched)
             if fields or layout_changes:
@@ -264,9 +294,7 @@ class Dashboards(Kind):
                 "delete", "dashboard", f"dashboard {key}", key=key, live_id=dash.id,
                 values=(("name", dash.name),
                         ("collection", live.collection_path(dash.collection_id))),
-                effects=("Metabase deletes every subscription of this dashboard when it is "
-                         "archived (src/metabase/dashboards/models/dashboard.clj), and their "
-                         "recipients stop receiving it",),
+                effects=(_audience_effect(dash, live),),
             ))
 
     # -- writes -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from metabase_guard.api.models import Card
+from metabase_guard.api.models import Card, Dashboard
 from metabase_guard.errors import Problem
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, Unmanaged
@@ -27,9 +27,11 @@ from metabase_guard.spec.loader import Declarations
 if TYPE_CHECKING:
     from metabase_guard.reconcile.cards import DesiredCard
     from metabase_guard.reconcile.dashboards import DesiredDashboard
+    from metabase_guard.reconcile.subscriptions import DesiredSubscription
     from metabase_guard.reconcile.writes import WriteContext
 
-__all__ = ["CardState", "Defaults", "Desired", "Kind", "PlanWalk", "problem", "unknown"]
+__all__ = ["CardState", "DashboardState", "Defaults", "Desired", "Kind", "PlanWalk", "problem",
+           "unknown"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Desired:
 
     cards: tuple[DesiredCard, ...] = ()
     dashboards: tuple[DesiredDashboard, ...] = ()
+    subscriptions: tuple[DesiredSubscription, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,18 @@ class CardState:
     card: Card | None
     restoring: bool = False
     kills_alerts: bool = False
+
+
+@dataclass(frozen=True)
+class DashboardState:
+    """What the dashboard diff found for one declared key, for its subscriptions.
+
+    ``dashboard`` is the live managed dashboard (None when it is to be created);
+    ``dashcard_ids`` the live dashcard each item keeps (None for one to be added).
+    """
+
+    dashboard: Dashboard | None
+    dashcard_ids: tuple[int | None, ...] = ()
 
 
 @dataclass
@@ -80,6 +95,8 @@ class PlanWalk:
     managed_cards: dict[str, Card] = field(default_factory=dict)
     #: per declared key, what the card diff found (see :class:`CardState`)
     card_states: dict[str, CardState] = field(default_factory=dict)
+    #: per declared dashboard key, what the dashboard diff found (see :class:`DashboardState`)
+    dashboard_states: dict[str, DashboardState] = field(default_factory=dict)
     #: cards the plan moves out of, or archives from, a collection copy
     leaving: set[int] = field(default_factory=set)
 

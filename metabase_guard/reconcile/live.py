@@ -2,8 +2,8 @@
 
 ``read_live`` uses list endpoints only, so the number of requests does not grow with the number
 of declarations: session properties, current user, cards (live and archived), collections,
-card alerts (inactive included), databases, users, groups, webhook channels and the
-delivery form. It never writes.
+card alerts (inactive included), databases, users, groups, webhook channels, the
+delivery form, dashboards and dashboard subscriptions. It never writes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from metabase_guard.api.models import (
     Database,
     Notification,
     PermissionGroup,
+    Pulse,
     ServerVersion,
     User,
 )
@@ -29,7 +30,7 @@ from metabase_guard.api.resources import slack_channels, slack_renames, split_pa
 from metabase_guard.errors import ApiError, PermissionDeniedError
 from metabase_guard.reconcile.identity import COLLECTION_MARK, managed_key
 
-__all__ = ["LiveState", "claims_of", "read_live"]
+__all__ = ["LiveState", "claims_of", "pulse_audience", "read_live"]
 
 T = TypeVar("T")
 
@@ -61,6 +62,8 @@ class LiveState:
     dashboards: list[Dashboard] = field(default_factory=list)
     #: what collection copies hold (``GET /api/collection/:id/items``), by collection id
     collection_items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: live (not archived) dashboard subscriptions the credentials may see (``GET /api/pulse``)
+    pulses: list[Pulse] = field(default_factory=list)
     _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -103,6 +106,11 @@ class LiveState:
                     index.setdefault(n.payload.card_id, []).append(n)
             self._alerts_index = (stamp, index)
         return list(self._alerts_index[1].get(card_id, ()))
+
+    def pulses_of(self, dashboard_id: int) -> list[Pulse]:
+        """The live subscriptions of dashboard ``dashboard_id``, in id order."""
+        return sorted((p for p in self.pulses if p.dashboard_id == dashboard_id),
+                      key=lambda p: p.id)
 
     def user_label(self, user_id: int | None) -> str:
         """The e-mail of user ``user_id``, for messages (an API key has no listed user)."""
@@ -180,6 +188,23 @@ def claims_of(cards: list[Card], me: int) -> dict[str, list[Card]]:
     return out
 
 
+def pulse_audience(pulse: Pulse) -> tuple[str, ...]:
+    """Whom a subscription sends to: its e-mail addresses and Slack channels, sorted.
+
+    Metabase lists user recipients as user objects and raw addresses as ``{"email": ...}``
+    (src/metabase/pulse/models/pulse_channel.clj); a Slack channel is ``details.channel``.
+    """
+    out: set[str] = set()
+    for channel in pulse.channels:
+        if channel.channel_type == "slack":
+            name = channel.details.get("channel")
+            if name:
+                out.add(str(name))
+            continue
+        out.update(str(r["email"]).lower() for r in channel.recipients if r.get("email"))
+    return tuple(sorted(out))
+
+
 def _marked(raw: Mapping[str, Any]) -> bool:
     """Cards kept whole in a snapshot: the managed ones (the others only by name and place)."""
     description = raw.get("description")
@@ -218,6 +243,7 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         "webhooks": guarded(lambda: client.channels.list(), [], "webhook channels"),
         "form": guarded(lambda: client.server.form_input(), {}, "delivery channels"),
         "dashboards": lambda: client.dashboards.list("all"),
+        "pulses": guarded(lambda: client.pulses.list(), [], "dashboard subscriptions"),
     }
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {name: pool.submit(task) for name, task in tasks.items()}
@@ -260,6 +286,7 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         # the list has no dashcards: only the managed dashboards are read whole, one GET each
         dashboards=[client.dashboards.get(d.id) if managed_key(d.description) else d
                     for d in results["dashboards"] if not d.archived],
+        pulses=[p for p in results["pulses"] if not p.archived],
     )
     # rare (only after two applies raced): a copy is archived only if it holds nothing but
     # what the plan moves out, dashboards included, which the card list cannot show

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from metabase_guard.errors import Problem, ResolveError
-from metabase_guard.reconcile import alerts, cards, collections, dashboards
+from metabase_guard.reconcile import alerts, cards, collections, dashboards, subscriptions
 from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.kind import Defaults, Desired, Kind, PlanWalk
 from metabase_guard.reconcile.live import LiveState
@@ -20,7 +20,8 @@ from metabase_guard.spec.loader import Declarations
 __all__ = ["KINDS", "make_plan", "resolve"]
 
 #: Every resource kind, each after the kinds it depends on.
-KINDS: tuple[Kind, ...] = (collections.KIND, cards.KIND, alerts.KIND, dashboards.KIND)
+KINDS: tuple[Kind, ...] = (collections.KIND, cards.KIND, alerts.KIND, dashboards.KIND,
+                          subscriptions.KIND)
 
 
 def _check_order(kinds: Sequence[Kind]) -> None:

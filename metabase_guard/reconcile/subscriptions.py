@@ -1,0 +1,374 @@
+"""The subscription kind: dashboard subscriptions (``/api/pulse``), resolved, diffed, written.
+
+Each declared subscription is one Metabase pulse for its ``email`` list and one per Slack
+channel, because Metabase keeps one channel per type on a pulse (metabase/metabase
+src/metabase/pulse/models/pulse.clj ``update-notification-channels!``). A pulse is managed
+when it sits on a managed dashboard, was created by metabase-guard's user and delivers by
+e-mail or Slack; other people's subscriptions are reported and never touched. Pulses have no
+description to carry a marker and Metabase rewrites their ``name`` from the dashboard
+(src/metabase/pulse/events/dashboard_subscription.clj), so live pulses are paired with declared
+ones by channel type and Slack channel or recipients, then schedule, then in order.
+
+The pulse's card references need the dashcard ids of the dashboard's question cards
+(metabase-dashboards.md 3.2): a new dashboard's are only known once it is written, so ``write``
+reads the dashboard back. Updates GET then PUT with ``archived`` and ``skip_if_empty``, which
+Metabase resets to false when left out (src/metabase/pulse/api/pulse.clj); prune archives.
+A dashboard that is pruned takes its pulses with it, so they are not retired here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from metabase_guard.api.models import Dashboard, Pulse, PulseChannel
+from metabase_guard.errors import ApiError, Problem
+from metabase_guard.reconcile import dashboards
+from metabase_guard.reconcile.alerts import (
+    EMAIL_OFF,
+    SLACK_OFF,
+    active_users,
+    slack_channel_problem,
+)
+from metabase_guard.reconcile.kind import Defaults, Desired, Kind, PlanWalk
+from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.plan import Change, Unmanaged, field_changes
+from metabase_guard.reconcile.writes import create_verified, retire_live, write_idempotent
+from metabase_guard.spec.loader import Declarations
+from metabase_guard.spec.models import QuestionItem
+from metabase_guard.spec.schedule import pulse_schedule
+
+if TYPE_CHECKING:
+    from metabase_guard.reconcile.writes import WriteContext
+
+__all__ = ["KIND", "DesiredSubscription", "SubscriptionView", "pulse_words", "view_of_pulse"]
+
+CHANNELS = ("email", "slack")
+_FIELDS = ("schedule", "recipients", "skip_if_empty", "cards", "enabled")
+_DAYS = {"sun": "sunday", "mon": "monday", "tue": "tuesday", "wed": "wednesday",
+         "thu": "thursday", "fri": "friday", "sat": "saturday"}
+_FRAMES = {"first": "the first", "mid": "the 15th", "last": "the last"}
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription as compared: schedule in words, recipients and cards sorted."""
+
+    channel: str
+    schedule: str
+    recipients: tuple[str, ...]
+    skip_if_empty: bool
+    cards: tuple[str, ...]
+    enabled: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """Field name → value (lists for the tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in ((k, getattr(self, k)) for k in self.__dataclass_fields__)}
+
+
+@dataclass(frozen=True)
+class DesiredSubscription:
+    """One Metabase pulse a declared subscription asks for (the e-mails, or one channel)."""
+
+    dashboard: str
+    index: int
+    channel: str
+    schedule: tuple[tuple[str, Any], ...]
+    recipients: tuple[str, ...]
+    #: the Metabase user of each address that is one (sent as ``{id}``, the rest as ``{email}``)
+    user_ids: tuple[tuple[str, int], ...]
+    skip_if_empty: bool
+    #: the question keys of the dashboard, in reading order
+    cards: tuple[str, ...]
+    address: str
+
+    def view(self) -> SubscriptionView:
+        """The declared side of the comparison."""
+        return SubscriptionView(self.channel, pulse_words(dict(self.schedule)), self.recipients,
+                                self.skip_if_empty, tuple(sorted(self.cards)))
+
+    def channel_body(self) -> dict[str, Any]:
+        """The one channel of the pulse, enabled."""
+        users = dict(self.user_ids)
+        body: dict[str, Any] = {"channel_type": self.channel, "enabled": True,
+                                **dict(self.schedule)}
+        if self.channel == "slack":
+            body |= {"recipients": [], "details": {"channel": self.recipients[0]}}
+        else:
+            body |= {"details": {}, "recipients": [
+                {"id": users[a]} if a in users else {"email": a} for a in self.recipients]}
+        return body
+
+
+def pulse_words(fields: dict[str, Any]) -> str:
+    """``weekly on monday at 08:00`` for a pulse channel's schedule fields."""
+    kind = fields.get("schedule_type")
+    hour = fields.get("schedule_hour")
+    at = f" at {hour:02d}:00" if isinstance(hour, int) else ""
+    day = _DAYS.get(str(fields.get("schedule_day")), fields.get("schedule_day"))
+    if kind == "hourly":
+        return "hourly"
+    if kind == "daily":
+        return f"daily{at}"
+    if kind == "weekly":
+        return f"weekly on {day}{at}"
+    if kind == "monthly":
+        frame = _FRAMES.get(str(fields.get("schedule_frame")), "?")
+        return f"monthly on {frame} {day if fields.get('schedule_day') else 'day'}{at}"
+    return f"schedule {kind}"
+
+
+def _channel(pulse: Pulse) -> PulseChannel | None:
+    return next((c for c in pulse.channels if c.channel_type in CHANNELS), None)
+
+
+def view_of_pulse(pulse: Pulse, keys: dict[int, str], dashcards: dict[int, int | None]
+                  ) -> SubscriptionView | None:
+    """The comparable view of a live pulse, or None when it has no e-mail or Slack channel.
+
+    ``keys`` maps managed card ids to question keys; ``dashcards`` each card id to the dashcard
+    that will show it. A reference to another dashcard is shown with its id, so it is rewritten.
+    """
+    channel = _channel(pulse)
+    if channel is None:
+        return None
+    if channel.channel_type == "slack":
+        recipients: tuple[str, ...] = tuple(
+            [str(channel.details["channel"])] if channel.details.get("channel") else [])
+    else:
+        recipients = tuple(sorted({str(r["email"]).lower() for r in channel.recipients
+                                   if r.get("email")}))
+    cards = []
+    for ref in pulse.cards:
+        card_id = ref.get("id")
+        label = keys.get(card_id, f"card #{card_id}") if isinstance(card_id, int) else "?"
+        if not isinstance(card_id, int) or ref.get("dashboard_card_id") != dashcards.get(card_id):
+            label += f" (dashcard #{ref.get('dashboard_card_id')})"
+        if ref.get("include_csv") or ref.get("include_xls"):
+            label += " (with attachment)"
+        cards.append(label)
+    schedule = {k: getattr(channel, k) for k in
+                ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")}
+    return SubscriptionView(channel.channel_type, pulse_words(schedule), recipients,
+                            pulse.skip_if_empty, tuple(sorted(cards)), channel.enabled)
+
+
+def _audience(view: SubscriptionView) -> str:
+    return ", ".join(view.recipients) or "nobody"
+
+
+def _stop_effect(view: SubscriptionView) -> str:
+    verb = "posting the dashboard to" if view.channel == "slack" else "e-mailing the dashboard to"
+    return f"Metabase stops {verb} {_audience(view)}"
+
+
+# -- resolving ------------------------------------------------------------------------------------
+
+
+def _resolve(decls: Declarations, live: LiveState, problems: list[Problem]
+             ) -> list[DesiredSubscription]:
+    users = active_users(live)
+    out: list[DesiredSubscription] = []
+
+    def fail(key: str, where: str, message: str) -> None:
+        at = decls.locate_dashboard(key, where)
+        problems.append(Problem(at.file, at.line, where, f"dashboard {key!r}: {message}"))
+
+    for dash in decls.dashboards:
+        cards = tuple(i.question for i in dash.cards if isinstance(i, QuestionItem))
+        emails = sum(1 for s in dash.subscriptions if s.email)
+        for index, sub in enumerate(dash.subscriptions):
+            where = f"subscriptions[{index}]"
+            if not cards:
+                fail(dash.key, where, "a subscription needs at least one question on the "
+                     "dashboard (Metabase refuses a subscription without cards)")
+            schedule = tuple(pulse_schedule(sub.schedule).items())
+            base = DesiredSubscription(dash.key, index, "email", schedule, (), (),
+                                       sub.skip_if_empty, cards, "")
+            if sub.email:
+                if not live.email_configured:
+                    fail(dash.key, f"{where}.email", EMAIL_OFF.format("subscriptions"))
+                addresses = tuple(sorted({e.lower() for e in sub.email}))
+                suffix = f" #{index + 1}" if emails > 1 else ""
+                out.append(replace(
+                    base, recipients=addresses,
+                    user_ids=tuple((a, users[a].id) for a in addresses if a in users),
+                    address=f"subscription {dash.key} email{suffix}"))
+            if sub.slack and not live.slack_configured:
+                fail(dash.key, f"{where}.slack", SLACK_OFF.format("subscriptions"))
+            for n, name in enumerate(sub.slack):
+                why = slack_channel_problem(name, live) if live.slack_configured else None
+                if why is not None:
+                    fail(dash.key, f"{where}.slack[{n}]", why)
+                out.append(replace(
+                    base, channel="slack", recipients=(name,),
+                    address=f"subscription {dash.key} slack {name}"
+                    + (f" #{index + 1}" if _slack_twice(dash.subscriptions, name) else "")))
+    return out
+
+
+def _slack_twice(subscriptions: Sequence[Any], name: str) -> bool:
+    return sum(1 for s in subscriptions if name in s.slack) > 1
+
+
+# -- pairing ---------------------------------------------------------------------------------------
+
+
+def _pair(desired: Sequence[DesiredSubscription], live: Sequence[tuple[Pulse, SubscriptionView]]
+          ) -> tuple[list[tuple[DesiredSubscription, Pulse, SubscriptionView]],
+                     list[DesiredSubscription], list[tuple[Pulse, SubscriptionView]]]:
+    """Equal first, then same channel and recipients, then same schedule, then in order."""
+    free = sorted(live, key=lambda pv: pv[0].id)
+    pairs: list[tuple[DesiredSubscription, Pulse, SubscriptionView]] = []
+    pending = list(desired)
+    for rule in ("equal", "target", "schedule", "any"):
+        left = []
+        for want in pending:
+            view = want.view()
+            for i, (_, seen) in enumerate(free):
+                if seen.channel == want.channel and (
+                        (rule == "equal" and seen == view)
+                        or (rule == "target" and seen.recipients == view.recipients)
+                        or (rule == "schedule" and seen.schedule == view.schedule)
+                        or rule == "any"):
+                    pairs.append((want, *free.pop(i)))
+                    break
+            else:
+                left.append(want)
+        pending = left
+    return pairs, pending, free
+
+
+class Subscriptions(Kind):
+    """Dashboard subscriptions: written after the dashboards whose dashcards they name."""
+
+    name = "subscription"
+    depends_on = ("dashboard",)
+
+    def resolve(self, decls: Declarations, live: LiveState, defaults: Defaults,
+                problems: list[Problem], desired: Desired) -> Desired:
+        """One desired pulse per e-mail list and per Slack channel; delivery checked."""
+        return replace(desired, subscriptions=tuple(_resolve(decls, live, problems)))
+
+    def diff(self, desired: Desired, walk: PlanWalk) -> None:
+        """Pair declared subscriptions with ours on each declared dashboard; others reported."""
+        live = walk.live
+        keys = {card.id: key for key, card in walk.managed_cards.items()}
+        by_dashboard: dict[str, list[DesiredSubscription]] = {}
+        for sub in desired.subscriptions:
+            by_dashboard.setdefault(sub.dashboard, []).append(sub)
+        for want in desired.dashboards:
+            subs = by_dashboard.get(want.key, [])
+            state = walk.dashboard_states.get(want.key)
+            dash = state.dashboard if state else None
+            if dash is None or state is None:
+                walk.changes.extend(self._create(s) for s in subs)
+                continue
+            dashcards: dict[int, int | None] = {}
+            for item, kept in zip(want.items, state.dashcard_ids, strict=True):
+                card = walk.managed_cards.get(item.content)
+                if item.display == "card" and card is not None:
+                    dashcards.setdefault(card.id, kept)
+            ours: list[tuple[Pulse, SubscriptionView]] = []
+            for pulse in live.pulses_of(dash.id):
+                view = view_of_pulse(pulse, keys, dashcards)
+                if pulse.creator_id != live.me.id or view is None:
+                    walk.unmanaged.append(self._theirs(pulse, want.key, live, view is None))
+                else:
+                    ours.append((pulse, view))
+            walk.existing += len(ours)
+            self._diff_dashboard(want.key, dash, subs, ours, walk)
+
+    @staticmethod
+    def _theirs(pulse: Pulse, key: str, live: LiveState, other_channel: bool) -> Unmanaged:
+        why = ("delivers neither by e-mail nor by Slack" if other_channel and
+               pulse.creator_id == live.me.id else
+               f"created by {live.user_label(pulse.creator_id)}, not by metabase-guard's user "
+               f"{live.me.email}")
+        return Unmanaged(f"subscription #{pulse.id} on dashboard {key}", f"{why}; left alone")
+
+    @staticmethod
+    def _create(sub: DesiredSubscription) -> Change:
+        view = sub.view()
+        return Change("create", "subscription", sub.address, key=sub.dashboard,
+                      values=tuple(view.as_dict().items()), payload=sub)
+
+    def _diff_dashboard(self, key: str, dash: Dashboard, subs: Sequence[DesiredSubscription],
+                        ours: Sequence[tuple[Pulse, SubscriptionView]], walk: PlanWalk) -> None:
+        pairs, creates, leftovers = _pair(subs, ours)
+        walk.changes.extend(self._create(s) for s in creates)
+        for want, pulse, seen in pairs:
+            fields = field_changes(seen.as_dict(), want.view().as_dict(), _FIELDS)
+            if fields:
+                walk.changes.append(Change(
+                    "update", "subscription", want.address, key=key, live_id=pulse.id,
+                    fields=tuple(fields), payload=want))
+        for pulse, seen in leftovers:
+            walk.delete(Change(
+                "delete", "subscription", f"subscription {key}#{pulse.id}", key=key,
+                live_id=pulse.id, values=tuple(seen.as_dict().items()),
+                effects=(_stop_effect(seen),)))
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, change: Change, ctx: WriteContext) -> None:
+        """Create, update (GET then PUT) or archive one pulse."""
+        if change.action == "delete":
+            retire_live(change, lambda pulse_id: ctx.client.pulses.archive(
+                pulse_id, ctx.client.pulses.get(pulse_id).skip_if_empty))
+            return
+        sub = change.payload
+        assert isinstance(sub, DesiredSubscription)
+        made = ctx.dashboards.get(sub.dashboard)
+        live_dash = dashboards.KIND.managed(ctx.live).get(sub.dashboard)
+        dashboard_id = made if made is not None else live_dash.id if live_dash else None
+        if dashboard_id is None:
+            raise ApiError(f"dashboard {sub.dashboard} does not exist, so its subscription "
+                           "cannot be written")
+        dash = ctx.client.dashboards.get(dashboard_id)
+        body = {"name": dash.name, "cards": self._cards(sub, dash, ctx),
+                "channels": [sub.channel_body()], "skip_if_empty": sub.skip_if_empty}
+        if change.action == "create":
+            known = {p.id for p in ctx.live.pulses}
+            me = ctx.live.me.id
+
+            def find() -> Pulse | None:
+                for p in ctx.client.pulses.list(dashboard_id=dashboard_id):
+                    channel = _channel(p)
+                    if (p.id not in known and p.creator_id == me and channel is not None
+                            and channel.channel_type == sub.channel):
+                        return p
+                return None
+
+            create_verified(lambda: ctx.client.pulses.create(
+                {**body, "dashboard_id": dashboard_id, "parameters": []}), find)
+            return
+        assert change.live_id is not None
+        pulse_id = change.live_id
+        # GET first: Metabase resets an omitted archived to false, so it is carried over
+        current = ctx.client.pulses.get(pulse_id)
+        write_idempotent(lambda: ctx.client.pulses.update(
+            pulse_id, {**body, "archived": current.archived}))
+
+    @staticmethod
+    def _cards(sub: DesiredSubscription, dash: Dashboard, ctx: WriteContext
+               ) -> list[dict[str, Any]]:
+        """Card refs: each question's card id with the dashcard showing it on ``dash``."""
+        dashcards: dict[int, int] = {}
+        for dashcard in sorted(dash.dashcards, key=lambda d: (d.row, d.col, d.id)):
+            if dashcard.card_id is not None:
+                dashcards.setdefault(dashcard.card_id, dashcard.id)
+        refs = []
+        for key in sub.cards:
+            card_id = ctx.cards.get(key)
+            if card_id is None or card_id not in dashcards:
+                raise ApiError(f"card {key} is not on dashboard {sub.dashboard}, so the "
+                               "subscription cannot attach it")
+            refs.append({"id": card_id, "dashboard_card_id": dashcards[card_id],
+                         "include_csv": False, "include_xls": False})
+        return refs
+
+
+KIND = Subscriptions()
