@@ -46,6 +46,17 @@ class DesiredItem:
     content: str  # the question key, or the text
     place: Placement
 
+    def what(self) -> str:
+        """``weekly-recommendations``, or ``heading 'Weekly pushes'`` (shortened)."""
+        if self.display == "card":
+            return self.content
+        return f"{self.display} {_short(self.content)!r}"
+
+    def place_words(self) -> str:
+        """``row 1 col 0, 12x6``."""
+        p = self.place
+        return f"row {p.row} col {p.col}, {p.size_x}x{p.size_y}"
+
     def describe(self) -> str:
         """``weekly-recommendations at row 1, col 0, 12x6`` (plan output)."""
         what = self.content if self.display == "card" else f"{self.display} {self.content!r}"
@@ -112,16 +123,41 @@ def _layout_fields(desired: DesiredDashboard, matched: Sequence[tuple[Dashcard, 
     """Items added, removed, moved, resized or edited, in reading order, then removals."""
     fields: list[FieldChange] = []
     kept = {m[0].id for m in matched if m is not None}
-    for index, (item, found) in enumerate(zip(desired.items, matched, strict=True)):
-        label = f"cards[{index}]"
+    for item, found in zip(desired.items, matched, strict=True):
         if found is None:
-            fields.append(FieldChange(label, None, item.describe()))
+            fields.append(FieldChange("cards", None, item.describe(),
+                                      f"added {item.what()} at {item.place_words()}"))
         elif found[1] != item:
-            fields.append(FieldChange(label, found[1].describe(), item.describe()))
+            fields.append(FieldChange("cards", found[1].describe(), item.describe(),
+                                      layout_phrase(found[1], item)))
     for dashcard, seen in sorted(live, key=lambda dv: (dv[1].place.row, dv[1].place.col)):
         if dashcard.id not in kept:
-            fields.append(FieldChange(f"dashcard #{dashcard.id}", seen.describe(), None))
+            fields.append(FieldChange("cards", seen.describe(), None,
+                                      f"removed {seen.what()} (dashcard #{dashcard.id})"))
     return fields
+
+
+def layout_phrase(old: DesiredItem, new: DesiredItem) -> str:
+    """``moved weekly-recommendations (row 1 col 0 -> row 7 col 0)``, resized, text edited."""
+    parts: list[str] = []
+    if old.content != new.content:
+        parts.append(f"edited {old.what()} -> {_short(new.content)!r}")
+    moved = (old.place.row, old.place.col) != (new.place.row, new.place.col)
+    resized = (old.place.size_x, old.place.size_y) != (new.place.size_x, new.place.size_y)
+    what = "" if parts else f" {new.what()}"
+    if moved and resized:
+        parts.append(f"moved and resized{what} ({old.place_words()} -> {new.place_words()})")
+    elif moved:
+        parts.append(f"moved{what} (row {old.place.row} col {old.place.col} -> "
+                     f"row {new.place.row} col {new.place.col})")
+    elif resized:
+        parts.append(f"resized{what} ({old.place.size_x}x{old.place.size_y} -> "
+                     f"{new.place.size_x}x{new.place.size_y})")
+    return ", ".join(parts)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _missing_card(key: str, live: LiveState) -> str:

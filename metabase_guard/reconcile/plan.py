@@ -45,10 +45,15 @@ class FieldChange:
     field: str
     old: Any
     new: Any
+    #: the change in words, when ``old -> new`` would not read well (a dashcard moved)
+    summary: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"field": self.field, "old": _jsonable(self.old), "new": _jsonable(self.new)}
+        out = {"field": self.field, "old": _jsonable(self.old), "new": _jsonable(self.new)}
+        if self.summary:
+            out["summary"] = self.summary
+        return out
 
 
 def field_changes(old: dict[str, Any], new: dict[str, Any],
@@ -83,6 +88,8 @@ class Change:
     duplicate: bool = False
     #: managed objects this delete retires: an archived card takes its active alerts along
     retires: int = field(default=1, compare=False)
+    #: the change in one line, for kinds whose values read better so (a subscription)
+    summary: str = ""
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
@@ -101,6 +108,8 @@ class Change:
         }
         if self.live_id is not None:
             out["id"] = self.live_id
+        if self.summary:
+            out["summary"] = self.summary
         if self.fields:
             out["changes"] = [f.to_dict() for f in self.fields]
         if self.values:

@@ -159,6 +159,13 @@ def _audience(view: SubscriptionView) -> str:
     return ", ".join(view.recipients) or "nobody"
 
 
+def _summary(address: str, view: SubscriptionView) -> str:
+    """``subscription recommender-health email weekly on monday at 08:00 -> pm@example.com``."""
+    if view.channel == "slack" and view.recipients and view.recipients[0] in address:
+        return f"{address} {view.schedule}"  # the address names the channel already
+    return f"{address} {view.schedule} -> {_audience(view)}"
+
+
 def _stop_effect(view: SubscriptionView) -> str:
     verb = "posting the dashboard to" if view.channel == "slack" else "e-mailing the dashboard to"
     return f"Metabase stops {verb} {_audience(view)}"
@@ -293,7 +300,8 @@ class Subscriptions(Kind):
     def _create(sub: DesiredSubscription) -> Change:
         view = sub.view()
         return Change("create", "subscription", sub.address, key=sub.dashboard,
-                      values=tuple(view.as_dict().items()), payload=sub)
+                      values=tuple(view.as_dict().items()), payload=sub,
+                      summary=_summary(sub.address, view))
 
     def _diff_dashboard(self, key: str, dash: Dashboard, subs: Sequence[DesiredSubscription],
                         ours: Sequence[tuple[Pulse, SubscriptionView]], walk: PlanWalk) -> None:
@@ -306,10 +314,11 @@ class Subscriptions(Kind):
                     "update", "subscription", want.address, key=key, live_id=pulse.id,
                     fields=tuple(fields), payload=want))
         for pulse, seen in leftovers:
+            address = f"subscription {key}#{pulse.id}"
             walk.delete(Change(
-                "delete", "subscription", f"subscription {key}#{pulse.id}", key=key,
-                live_id=pulse.id, values=tuple(seen.as_dict().items()),
-                effects=(_stop_effect(seen),)))
+                "delete", "subscription", address, key=key, live_id=pulse.id,
+                values=tuple(seen.as_dict().items()), effects=(_stop_effect(seen),),
+                summary=_summary(f"{address} {seen.channel}", seen)))
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -10,7 +10,12 @@ from typing import Any
 from metabase_guard.reconcile.alerts import schedule_words
 from metabase_guard.reconcile.plan import Change
 
-__all__ = ["apply_summary", "fmt_field", "fmt_value", "past_tense", "shown", "sql_diff"]
+__all__ = ["SUMMARISED", "apply_summary", "fmt_field", "fmt_value", "past_tense", "shown",
+           "sql_diff"]
+
+_PULSE_WORDS = ("hourly", "daily", "weekly", "monthly")
+#: values a one-line ``Change.summary`` already says, so the block does not repeat them
+SUMMARISED = frozenset({"channel", "schedule", "recipients", "enabled"})
 
 # Beyond this a float's integer digits are noise: 1e308 is not printed as 309 digits.
 _LARGEST_EXACT = 1e15
@@ -37,6 +42,8 @@ def fmt_value(value: Any) -> str:
 def fmt_field(name: str, value: Any, timezone: str) -> str:
     """A field's value, with schedules in words in the report timezone."""
     if name == "schedule" and isinstance(value, str) and value:
+        if value.startswith(_PULSE_WORDS):
+            return fmt_value(value)  # a subscription's schedule is words already
         return f"{json.dumps(schedule_words(value, timezone))} ({value})"
     if name == "collection" and value == "":
         return "(root collection)"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from metabase_guard.lint import Finding, count_by_severity
 from metabase_guard.reconcile.plan import Change, Plan
-from metabase_guard.render.common import fmt_field, shown, sql_diff
+from metabase_guard.render.common import SUMMARISED, fmt_field, shown, sql_diff
 
 __all__ = ["render_markdown"]
 
@@ -66,14 +66,16 @@ def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
             if change.fields:
                 details = "<br>".join(
                     "`sql`: changed, see the line diff below" if f.field == "sql" else
+                    f"`{f.field}`: {_cell(f.summary)}" if f.summary else
                     f"`{f.field}`: {_cell(fmt_field(f.field, f.old, plan.timezone))} → "
                     f"{_cell(fmt_field(f.field, f.new, plan.timezone))}" for f in change.fields
                 )
             else:
                 details = "<br>".join(
-                    f"`{k}`: {_cell(fmt_field(k, v, plan.timezone))}" for k, v in change.values
-                    if k != "sql" and shown(k, v)
-                )
+                    ([_cell(change.summary)] if change.summary else []) + [
+                        f"`{k}`: {_cell(fmt_field(k, v, plan.timezone))}"
+                        for k, v in change.values if k != "sql" and shown(k, v)
+                        and not (change.summary and k in SUMMARISED)])
             for effect in change.effects:
                 details += f"<br>⚠️ {_cell(effect)}"
             out.append(f"| {_ICON[change.action]} | `{change.address}` | {details} |")

@@ -104,11 +104,13 @@ def _change(data: Mapping[str, Any]) -> Change:
         address=data["address"],
         key=data.get("key", ""),
         live_id=data.get("id"),
-        fields=tuple(FieldChange(f["field"], _tuples(f["old"]), _tuples(f["new"]))
+        fields=tuple(FieldChange(f["field"], _tuples(f["old"]), _tuples(f["new"]),
+                                 f.get("summary", ""))
                      for f in data.get("changes", [])),
         values=tuple((k, _tuples(v)) for k, v in data.get("values", {}).items()),
         effects=tuple(data.get("effects", [])),
         duplicate=bool(data.get("duplicate", False)),
+        summary=data.get("summary", ""),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from metabase_guard.lint import Finding, count_by_severity
 from metabase_guard.reconcile.plan import Change, Plan
-from metabase_guard.render.common import fmt_field, fmt_value, shown, sql_diff
+from metabase_guard.render.common import SUMMARISED, fmt_field, fmt_value, shown, sql_diff
 
 __all__ = ["render_text"]
 
@@ -48,8 +48,10 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
     words = _WORDS[change.action]
     if change.kind == "alert" and change.action == "delete":
         words = "will be deactivated"
-    if change.kind in ("card", "collection") and change.action == "delete":
+    if change.kind in ("card", "collection", "dashboard") and change.action == "delete":
         words = "will be archived (moved to the Trash)"
+    if change.kind == "subscription" and change.action == "delete":
+        words = "will be archived"
     lines = [_paint(f"  # {change.address} {words}", _BOLD, colour)]
     label = change.address.split(" ", 1)[1]
     number, of, key = label.partition(" of ")
@@ -57,10 +59,14 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
         label = f'{number} of "{key}"'  # the question's key is the quoted name, not the ordinal
     else:
         label = f'"{label}"'
-    head = f"  {symbol} {change.kind} {label}"
+    head = f"  {symbol} {change.summary or f'{change.kind} {label}'}"
     rows: list[tuple[str, str, str]] = []
     if change.fields:
         for f in change.fields:
+            if f.summary:
+                sym = "+" if f.old is None else "-" if f.new is None else "~"
+                rows.append((sym, f.field, f.summary))
+                continue
             if isinstance(f.old, (list, tuple)) and isinstance(f.new, (list, tuple)):
                 rows.append(("~", f.field, _list_change(f.old, f.new)))
                 continue
@@ -73,14 +79,15 @@ def _block(change: Change, timezone: str, colour: bool) -> list[str]:
             rows.append(("~", f.field, f"{old} -> {new}"))
     else:
         rows = [(_SYMBOL[change.action], k, fmt_field(k, v, timezone))
-                for k, v in change.values if shown(k, v)]
+                for k, v in change.values
+                if shown(k, v) and not (change.summary and k in SUMMARISED)]
     if not rows:
         lines.append(head)
     else:
         lines.append(head + " {")
         width = max(len(name) for _, name, _ in rows)
         for sym, name, value in rows:
-            code = _COLOUR["update" if sym == "~" else change.action]
+            code = _COLOUR[{"~": "update", "+": "create", "-": "delete"}[sym]]
             pad = " " * (8 + width + 3)
             lines.append(f"      {_paint(sym, code, colour)} {name.ljust(width)} = "
                          f"{_indent(value, pad)}")

@@ -11,15 +11,63 @@ from pathlib import Path
 
 import pytest
 
+from metabase_guard.api.models import Dashboard, Pulse
+from metabase_guard.reconcile.identity import compose_description
 from metabase_guard.reconcile.plan import Plan
+from metabase_guard.reconcile.walk import make_plan, resolve
 from metabase_guard.render import render_json, render_markdown, render_text
+from metabase_guard.spec.loader import load_text
 from tests.reconcile.test_plan_pure import (
+    ME,
+    PM,
     YAML,
     live_state,
     managed_alert,
     managed_card,
     plan_for,
 )
+
+DASHBOARD_YAML = YAML + """
+dashboards:
+  - key: recommender-health
+    name: Recommender health
+    collection: Health checks/Recommender
+    cards:
+      - heading: Weekly pushes
+      - weekly-recommendations
+    subscriptions:
+      - schedule: {every: week, on: monday, at: "08:00"}
+        email: [pm@example.com]
+      - schedule: {every: day, at: "07:00"}
+        slack: ["#ml-alerts"]
+"""
+
+
+def _pulse(pulse_id: int, channel: dict[str, object]) -> Pulse:
+    return Pulse.model_validate({
+        "id": pulse_id, "dashboard_id": 40, "creator_id": ME.id, "name": "Recommender health",
+        "cards": [{"id": 10, "dashboard_card_id": 51, "include_csv": False,
+                   "include_xls": False}],
+        "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "weekly",
+                      "schedule_hour": 9, "schedule_day": "mon", **channel}]})
+
+
+def _dashboard_plan() -> Plan:
+    """The issue's dashboard: its card moved, a heading added, the e-mail sent an hour
+    earlier, a Slack subscription to create and an old e-mail one pruned."""
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [Dashboard.model_validate({
+        "id": 40, "name": "Recommender health", "collection_id": 6, "creator_id": ME.id,
+        "description": compose_description(None, "recommender-health"),
+        "dashcards": [{"id": 51, "card_id": 10, "row": 0, "col": 0, "size_x": 12,
+                       "size_y": 6}]})]
+    live.pulses = [
+        _pulse(60, {"recipients": [{"id": PM.id, "email": PM.email}]}),
+        _pulse(61, {"recipients": [{"email": "old-team@example.com"}],
+                    "schedule_type": "daily"}),
+    ]
+    decls = load_text(DASHBOARD_YAML, "alerts/recommender.yaml")
+    return make_plan(resolve(decls, live), live, url="http://mb", prune=True)
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -36,10 +84,11 @@ def _plans() -> dict[str, Plan]:
         # made by a concurrent apply (issue 9), retired even without --prune
         "prune": plan_for(live_state([managed_card()], [
             managed_alert(), managed_alert(nid=21, cron="0 0 10 ? * 2")]), prune=True),
+        "dashboard": _dashboard_plan(),
     }
 
 
-NAMES = ("create", "update", "empty", "prune")
+NAMES = ("create", "update", "empty", "prune", "dashboard")
 FORMATS = ("txt", "md", "json")
 
 
