@@ -188,9 +188,6 @@ def _resolve(decls: Declarations, live: LiveState, problems: list[Problem]
         emails = sum(1 for s in dash.subscriptions if s.email)
         for index, sub in enumerate(dash.subscriptions):
             where = f"subscriptions[{index}]"
-            if not cards:
-                fail(dash.key, where, "a subscription needs at least one question on the "
-                     "dashboard (Metabase refuses a subscription without cards)")
             schedule = tuple(pulse_schedule(sub.schedule).items())
             base = DesiredSubscription(dash.key, index, "email", schedule, (), (),
                                        sub.skip_if_empty, cards, "")
@@ -345,9 +342,10 @@ class Subscriptions(Kind):
 
             def find() -> Pulse | None:
                 for p in ctx.client.pulses.list(dashboard_id=dashboard_id):
-                    channel = _channel(p)
-                    if (p.id not in known and p.creator_id == me and channel is not None
-                            and channel.channel_type == sub.channel):
+                    seen = view_of_pulse(p, {}, {})
+                    if (p.id not in known and p.creator_id == me and seen is not None
+                            and (seen.channel, seen.recipients) == (sub.channel,
+                                                                    sub.recipients)):
                         return p
                 return None
 

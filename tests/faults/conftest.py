@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +52,17 @@ class Faulty:
 
     def client(self, retry: RetryPolicy = FAST, **kwargs: Any) -> MetabaseClient:
         return engine.connect(self.url, api_key=self.sb.admin_api_key, retry=retry, **kwargs)
+
+    def spawn_apply(self, *args: str) -> subprocess.Popen[bytes]:
+        """A real ``python -m metabase_guard apply --yes ARGS alerts/`` in a child process."""
+        env = {**os.environ, "METABASE_URL": self.url, "METABASE_API_KEY": self.sb.admin_api_key,
+               "PYTHONPATH": str(REPO)}
+        env.pop("METABASE_USERNAME", None)
+        env.pop("METABASE_PASSWORD", None)
+        return subprocess.Popen(
+            [sys.executable, "-m", "metabase_guard", "apply", "--yes", *args, str(self.alerts)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL)
 
     def writes(self) -> int:
         return sum(1 for r in self.sb.requests if r.method in WRITES)

@@ -4,10 +4,8 @@ connection; failure draws use the sandbox's seeded RNG."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from metabase_guard.api import transport
 from metabase_guard.api.transport import RetryPolicy
 from metabase_guard.errors import ApiError, ApplyError, ServerError
 from metabase_guard.sandbox import Sandbox
-from tests.faults.conftest import REPO, WRITES, Faulty
+from tests.faults.conftest import WRITES, Faulty
 
 
 def _flaky(sb: Sandbox) -> None:
@@ -173,15 +171,7 @@ def test_apply_killed_with_sigkill_is_completed_by_the_next(faulty: Faulty,
     faulty.sb.latency = 0.12  # widens the window between two writes
     faulty.sb.reset_log()
     before = faulty.hand_made()
-    env = {**os.environ, "METABASE_URL": faulty.url, "METABASE_API_KEY": faulty.sb.admin_api_key,
-           "PYTHONPATH": str(REPO)}
-    env.pop("METABASE_USERNAME", None)
-    env.pop("METABASE_PASSWORD", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "metabase_guard", "apply", "--yes", "--concurrency", "2",
-         str(faulty.alerts)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )
+    proc = faulty.spawn_apply("--concurrency", "2")
     killed_at = _kill_when(faulty, proc, kill_after)
     assert proc.returncode == -signal.SIGKILL
     faulty.sb.latency = 0.0
