@@ -352,6 +352,7 @@ def test_base_types_are_inferred_from_the_values() -> None:
         ([True, False], None),
         ([False, True, True, True], 1),
         ([False, True, False, True], None),
+        ([False, False, True, True], None),  # the second column not numeric: no metric
         ([True, True, True, False], None),
         ([True], None),
     ],

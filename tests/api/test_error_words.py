@@ -1,0 +1,267 @@
+"""The words of every transport error, exactly: what a user reads when Metabase cannot be reached.
+
+Answers come over HTTP (pytest-httpserver). Failures with no answer (DNS, refused, reset, TLS)
+cannot all be produced on one machine, so the exception texts requests and urllib3 raise for
+them are built here and passed to the transport's helpers. The texts are the ones urllib3 1.26
+and 2.x print; each case keeps a single marker, so a broken marker cannot hide behind another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+
+from metabase_guard.api import transport as tm
+from metabase_guard.api.transport import RetryPolicy, Transport
+from metabase_guard.errors import (
+    ApiConnectionError,
+    ApiStatusError,
+    ApiTimeoutError,
+    NotFoundError,
+    RateLimitError,
+    RequestRejectedError,
+    ServerError,
+    register_secret,
+)
+
+KEY = "mb_words_key_0123456789"
+ONCE = RetryPolicy(attempts=1)
+WHERE = "https://mb.example.com"
+URL = WHERE + "/api/card"
+
+
+def _error(server: HTTPServer, status: int, body: str, ctype: str = "application/json",
+           method: str = "GET") -> ApiStatusError:
+    server.expect_request("/api/card").respond_with_data(body, status, content_type=ctype)
+    client = Transport(server.url_for("/").rstrip("/"), api_key=KEY, retry=ONCE)
+    with pytest.raises(ApiStatusError) as info:
+        client.request(method, "/api/card")
+    error = info.value
+    assert (error.status, error.method, error.url) == (status, method,
+                                                       server.url_for("/api/card"))
+    return error
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ctype", "kind", "words"),
+    [
+        (404, "   ", "text/plain", NotFoundError, "Not found: (empty body)"),
+        (500, json.dumps({"error": "boom", "message": 7}), "application/json", ServerError,
+         "Metabase failed (500): boom"),
+        (500, json.dumps({"error_message": "bad sql"}), "application/json", ServerError,
+         "Metabase failed (500): bad sql"),
+        (500, json.dumps({"errors": {"a": ["x", "y"], "b": "z"}}), "application/json",
+         ServerError, "Metabase failed (500): a: x, y; b: z"),
+        (500, json.dumps({"via": [1]}), "application/json", ServerError,
+         'Metabase failed (500): {"via": [1]}'),
+        (500, json.dumps([1, 2]), "application/json", ServerError, "Metabase failed (500): [1, 2]"),
+        # every 4xx that is not auth, not found or rate limiting is a rejected request
+        (405, "Method not allowed", "text/plain", RequestRejectedError,
+         "Metabase rejected the request (405): Method not allowed"),
+        (413, "too large", "text/plain", RequestRejectedError,
+         "Metabase rejected the request (413): too large"),
+        (400, json.dumps({"errors": {"name": ["blank", "short"]}, "message": "Invalid"}),
+         "application/json", RequestRejectedError,
+         "Metabase rejected the request (400): name: blank; short"),
+        (400, json.dumps({"errors": {"a": "x", "b": "y"}}), "application/json",
+         RequestRejectedError, "Metabase rejected the request (400): a: x; b: y"),
+    ],
+)
+def test_an_error_answer_in_words(httpserver: HTTPServer, status: int, body: str, ctype: str,
+                                  kind: type, words: str) -> None:
+    error = _error(httpserver, status, body, ctype)
+    assert type(error) is kind
+    assert str(error) == f"{words} (GET {httpserver.url_for('/api/card')})"
+
+
+def test_a_missing_endpoint_is_told_in_full(httpserver: HTTPServer) -> None:
+    error = _error(httpserver, 404, "API endpoint does not exist.", "text/plain")
+    url = httpserver.url_for("/api/card")
+    assert str(error) == (
+        f"no such API endpoint: GET {url} (is the Metabase URL right, with no path after the "
+        "host unless Metabase is served under one? or is this Metabase older than "
+        f"metabase-guard supports?) (GET {url})")
+
+
+def test_the_rate_limit_error_keeps_where_it_happened(httpserver: HTTPServer) -> None:
+    error = _error(httpserver, 429, "slow down", "text/plain", method="POST")
+    assert isinstance(error, RateLimitError)
+    assert str(error).startswith("Rate limited: slow down")
+
+
+def test_a_json_error_body_is_redacted(httpserver: HTTPServer) -> None:
+    secret = f"mb_{uuid.uuid4().hex}"
+    register_secret(secret)
+    error = _error(httpserver, 500, json.dumps({"message": f"bad key {secret}", "n": 1}))
+    assert secret not in str(error) and secret not in json.dumps(error.body)
+    assert isinstance(error.body, dict) and error.body["n"] == 1
+
+
+def test_a_retry_is_logged_with_the_failure_it_retries(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_ordered_request("/api/card").respond_with_data("busy", 503)
+    httpserver.expect_ordered_request("/api/card").respond_with_json([])
+    client = Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY,
+                       retry=RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001))
+    caplog.set_level(logging.DEBUG, logger=tm.log.name)
+    assert client.request("GET", "/api/card") == []
+    assert (f"retrying GET /api/card (attempt 2): Metabase failed (503): busy "
+            f"(GET {httpserver.url_for('/api/card')})") in caplog.text
+
+
+# -- no answer: connection words ---------------------------------------------------------------
+
+POOL = "HTTPSConnectionPool(host='mb.example.com', port=443): Max retries exceeded with url: " \
+       "/api/card (Caused by "
+REFUSED = (f"cannot connect to {WHERE}: the connection was refused (is Metabase running there, "
+           "and is the port right?)")
+NO_NAME = f"cannot find the host of {WHERE}: the name does not resolve (a typo?)"
+CLOSED = f"{WHERE} closed the connection without answering"
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "never_sent"),
+    [
+        # urllib3 2: both name markers; urllib3 2 on a DNS outage; urllib3 1.26
+        (POOL + "NameResolutionError(\"<conn>: Failed to resolve 'mb.example.com' ([Errno -2] "
+         "Name or service not known)\"))", NO_NAME, True),
+        (POOL + "NameResolutionError(\"<conn>: Failed to resolve 'mb.example.com' ([Errno -3] "
+         "Temporary failure in name resolution)\"))", NO_NAME, True),
+        (POOL + "gaierror(-2, 'Name or service not known'))", NO_NAME, False),
+        (POOL + "NewConnectionError('<conn>: Failed to establish a new connection: [Errno 113] "
+         "No route to host'))", REFUSED, True),
+        (POOL + "ConnectionRefusedError(111, 'Connection refused'))", REFUSED, True),
+        ("('Connection aborted.', BrokenPipeError(32, 'Broken pipe'))", CLOSED, False),
+        ("RemoteDisconnected('Remote end closed connection without response')", CLOSED, False),
+        ("('Connection broken: ConnectionResetError(104, 'Connection reset by peer')')", CLOSED,
+         False),
+        (POOL + "ProxyError('Unable to connect to proxy', OSError('Tunnel connection failed: 407 "
+         "Proxy Authentication Required')))",
+         f"cannot connect to {WHERE}: ProxyError('Unable to connect to proxy', OSError('Tunnel "
+         "connection failed: 407 Proxy Authentication Required')))", False),
+        ("Proxy said no (Caused by X (Caused by Y" + "z" * 300,
+         f"cannot connect to {WHERE}: X (Caused by Y" + "z" * 186, False),
+    ],
+)
+def test_a_failed_connection_in_words(text: str, words: str, never_sent: bool) -> None:
+    exc = requests.exceptions.ConnectionError(text)
+    assert tm._connection_words(exc, WHERE) == words
+    assert tm._never_sent(exc) is never_sent
+    failure = tm._failure(exc, "POST", URL, 30.0, WHERE, answered=True)
+    # a POST is retried only when it never left; the words are the same either way
+    error = failure.error if isinstance(failure, tm._Retryable) else failure
+    assert isinstance(failure, tm._Retryable) is never_sent
+    assert isinstance(error, ApiConnectionError)
+    assert str(error) == f"{words} (POST {URL})"
+    assert (error.method, error.url) == ("POST", URL)
+
+
+@pytest.mark.parametrize(
+    ("exc", "method", "words", "retried"),
+    [
+        (requests.exceptions.ConnectTimeout("slow dns"), "POST",
+         "could not connect in time: slow dns", True),
+        (requests.exceptions.ReadTimeout("read timed out"), "GET",
+         "no answer within 2.5 s: read timed out", True),
+        (requests.exceptions.ReadTimeout("read timed out"), "POST",
+         "no answer within 2.5 s: read timed out", False),
+        (requests.exceptions.InvalidHeader("bad header"), "GET", "request failed: bad header",
+         False),
+    ],
+)
+def test_a_request_without_an_answer_in_words(exc: requests.exceptions.RequestException,
+                                              method: str, words: str, retried: bool) -> None:
+    failure = tm._failure(exc, method, URL, 2.5, WHERE, answered=True)
+    assert isinstance(failure, tm._Retryable) is retried
+    error = failure.error if isinstance(failure, tm._Retryable) else failure
+    assert type(error) is (ApiTimeoutError if "Timeout" in type(exc).__name__
+                           else ApiConnectionError)
+    assert str(error) == f"{words} ({method} {URL})"
+    assert (error.method, error.url) == (method, URL)
+    if isinstance(failure, tm._Retryable):
+        assert str(failure) == str(error)
+
+
+# -- no answer: TLS words ----------------------------------------------------------------------
+
+PLAIN = ("TLS handshake failed: the server does not speak https on this port (is the URL "
+         "http://, or the port the one of a plain-http Metabase?)")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (POOL + "SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number "
+         "(_ssl.c:1006)')))", PLAIN),
+        (POOL + "SSLError(SSLError(1, '[SSL] record layer failure (_ssl.c:1010)')))", PLAIN),
+        (POOL + "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+         "certificate verify failed: self-signed certificate in certificate chain "
+         "(_ssl.c:1006)')))",
+         "TLS certificate not trusted (self-signed certificate in certificate chain): give the "
+         "CA bundle (REQUESTS_CA_BUNDLE) or, for a test instance only, --insecure"),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: (_ssl.c:1006)",
+         "TLS certificate not trusted (verify failed): give the CA bundle (REQUESTS_CA_BUNDLE) "
+         "or, for a test instance only, --insecure"),
+        (POOL + "SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] alert')))",
+         "TLS failed: SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] alert'"),
+        ("a (Caused by b (Caused by " + "c" * 300, "TLS failed: b (Caused by " + "c" * 187),
+    ],
+)
+def test_a_tls_failure_in_words(text: str, words: str) -> None:
+    exc = requests.exceptions.SSLError(text)
+    assert tm._tls_words(exc) == words
+    failure = tm._failure(exc, "GET", URL, 30.0, WHERE, answered=False)
+    assert isinstance(failure, ApiConnectionError)  # never retried: a retry cannot fix TLS
+    assert str(failure) == f"{words} (GET {URL})"
+    assert (failure.method, failure.url) == ("GET", URL)
+
+
+def test_https_to_a_plain_http_port_is_told_over_the_wire(httpserver: HTTPServer) -> None:
+    url = httpserver.url_for("/").rstrip("/").replace("http://", "https://")
+    with pytest.raises(ApiConnectionError) as info:
+        Transport(url, api_key=KEY, retry=ONCE).request("GET", "/api/user/current")
+    assert str(info.value).startswith(PLAIN)
+
+
+# -- credentials pasted with whitespace --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("KEY\n", "trailing newline"),
+        ("\tKEY \r\n", "leading tab, trailing space+carriage return+newline"),
+        ("\x0bKEY", "leading whitespace"),
+    ],
+)
+def test_whitespace_around_a_key_is_named_and_stripped(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture, key: str, words: str
+) -> None:
+    secret = key.replace("KEY", f"mb_{uuid.uuid4().hex}")
+    httpserver.expect_request("/api/user/current", headers={"x-api-key": secret.strip()}
+                              ).respond_with_json({"id": 1})
+    caplog.set_level(logging.WARNING, logger=tm.log.name)
+    client = Transport(httpserver.url_for("/").rstrip("/"), api_key=secret, retry=ONCE)
+    assert client.request("GET", "/api/user/current") == {"id": 1}
+    assert f"the API key had whitespace around it ({words}); it was stripped" in caplog.text
+    assert secret.strip() not in caplog.text
+
+
+def test_a_second_login_is_skipped_when_another_thread_already_logged_in(
+    httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/api/session", method="POST").respond_with_json(
+        {"id": str(uuid.uuid4())})
+    client = Transport(httpserver.url_for("/").rstrip("/"), username="a@b.c",
+                       password="pw-for-login-race", retry=ONCE)
+    client._login()
+    # a thread that saw an older (stale) token, or none, arrives after the login
+    client._login(stale="an-older-token")
+    client._login()
+    assert len(httpserver.log) == 1
