@@ -323,6 +323,10 @@ def test_progress_value_column_chosen() -> None:
         (1234567.25, "1,234,567.25"),
         (-2100, "-2,100"),
         (0.5, "0.5"),
+        (1.5e-07, "1.5e-07"),  # repr's exponent form is kept, not split at a dot
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
     ],
 )
 def test_format_number(value: float, text: str) -> None:
