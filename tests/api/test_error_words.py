@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from metabase_guard.api import transport as tm
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import (
     ApiConnectionError,
+    ApiError,
     ApiStatusError,
     ApiTimeoutError,
     NotFoundError,
@@ -265,3 +268,82 @@ def test_a_second_login_is_skipped_when_another_thread_already_logged_in(
     client._login(stale="an-older-token")
     client._login()
     assert len(httpserver.log) == 1
+
+
+# -- answers that are not plain JSON -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    [
+        # a proxy's text/plain answer that is JSON after all, even with leading blanks
+        (400, ' \n{"message": "bad"}', "Metabase rejected the request (400): bad"),
+        (500, '["boom"]', 'Metabase failed (500): ["boom"]'),
+        (500, '{"message": "boom"', 'Metabase failed (500): {"message": "boom"'),
+    ],
+)
+def test_a_json_error_sent_as_text_is_read_as_json(httpserver: HTTPServer, status: int,
+                                                   body: str, words: str) -> None:
+    error = _error(httpserver, status, body, "text/plain")
+    assert str(error) == f"{words} (GET {httpserver.url_for('/api/card')})"
+
+
+def test_a_success_sent_as_text_stays_text(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/card").respond_with_data('{"a": 1}', 200,
+                                                             content_type="text/plain")
+    client = Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY, retry=ONCE)
+    assert client.request("GET", "/api/card") == '{"a": 1}'
+
+
+def test_an_answer_without_a_content_type(httpserver: HTTPServer) -> None:
+    bare = Response("fine", 200)
+    del bare.headers["Content-Type"]
+    httpserver.expect_request("/api/card").respond_with_response(bare)
+    client = Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY, retry=ONCE)
+    assert client.request("GET", "/api/card") == "fine"
+
+
+def test_a_300_answer_is_a_redirect_to_follow_by_hand(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/card").respond_with_data(
+        "", 300, headers={"Location": "https://mb.example.com/api/card"})
+    client = Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY, retry=ONCE)
+    with pytest.raises(ApiError) as info:
+        client.request("GET", "/api/card")
+    assert str(info.value) == (
+        "Metabase answered a redirect (300) to https://mb.example.com/api/card: use the final "
+        f"URL (often https://) as the Metabase URL (GET {httpserver.url_for('/api/card')})")
+
+
+def test_a_refused_connection_names_the_instance_and_the_request() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    with pytest.raises(ApiConnectionError) as info:
+        Transport(base, api_key=KEY, retry=ONCE).request("GET", "/api/card")
+    assert str(info.value) == (
+        f"cannot connect to {base}: the connection was refused (is Metabase running there, "
+        f"and is the port right?) (GET {base}/api/card)")
+
+
+def test_an_expired_session_is_renewed_and_the_request_sent_again_whole(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
+        {"id": old})
+    httpserver.expect_ordered_request("/api/card", method="POST").respond_with_data(
+        "Unauthenticated", 401)
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
+        {"id": new})
+    httpserver.expect_ordered_request(
+        "/api/card", method="POST", query_string="f=mine", json={"name": "x"},
+        headers={"X-Metabase-Session": new},
+    ).respond_with_data('{"id": 5}', content_type="application/json")
+    client = Transport(httpserver.url_for("/").rstrip("/"), username="a@b.c",
+                       password="pw-for-renewal", retry=ONCE)
+    caplog.set_level(logging.DEBUG, logger=tm.log.name)
+    assert client.request("POST", "/api/card", params={"f": "mine"},
+                          json_body={"name": "x"}, raw=True) == '{"id": 5}'
+    assert "session rejected; logging in again" in caplog.text
+    httpserver.check_assertions()
