@@ -25,6 +25,7 @@ from metabase_guard.errors import (
     ApiError,
     ApiStatusError,
     ApiTimeoutError,
+    AuthenticationError,
     NotFoundError,
     RateLimitError,
     RequestRejectedError,
@@ -148,6 +149,8 @@ CLOSED = f"{WHERE} closed the connection without answering"
          "Proxy Authentication Required')))",
          f"cannot connect to {WHERE}: ProxyError('Unable to connect to proxy', OSError('Tunnel "
          "connection failed: 407 Proxy Authentication Required')))", False),
+        ("OSError('Tunnel connection failed')",
+         f"cannot connect to {WHERE}: OSError('Tunnel connection failed')", False),
         ("Proxy said no (Caused by X (Caused by Y" + "z" * 300,
          f"cannot connect to {WHERE}: X (Caused by Y" + "z" * 186, False),
     ],
@@ -213,6 +216,7 @@ PLAIN = ("TLS handshake failed: the server does not speak https on this port (is
          "or, for a test instance only, --insecure"),
         (POOL + "SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] alert')))",
          "TLS failed: SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] alert'"),
+        ("handshake alert", "TLS failed: handshake alert"),
         ("a (Caused by b (Caused by " + "c" * 300, "TLS failed: b (Caused by " + "c" * 187),
     ],
 )
@@ -347,3 +351,29 @@ def test_an_expired_session_is_renewed_and_the_request_sent_again_whole(
                           json_body={"name": "x"}, raw=True) == '{"id": 5}'
     assert "session rejected; logging in again" in caplog.text
     httpserver.check_assertions()
+
+
+def test_a_refused_login_is_not_answered_with_another_login(httpserver: HTTPServer) -> None:
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
+        {"id": str(uuid.uuid4())})
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_data(
+        "Unauthenticated", 401)
+    client = Transport(httpserver.url_for("/").rstrip("/"), username="a@b.c",
+                       password="pw-for-refused-login", retry=ONCE)
+    client._login()
+    with pytest.raises(AuthenticationError):
+        client.request("POST", "/api/session", json_body={"username": "a@b.c"})
+    assert len(httpserver.log) == 2
+
+
+def test_each_answer_is_logged_with_its_status(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_request("/api/card").respond_with_json([])
+    caplog.set_level(logging.DEBUG, logger=tm.log.name)
+    Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY, retry=ONCE).request(
+        "GET", "/api/card")
+    assert [r.getMessage().split(" (")[0] for r in caplog.records
+            if " -> " in r.getMessage()] == ["GET /api/card -> 200"]
+    assert all(r.getMessage().endswith(" ms)") for r in caplog.records
+               if " -> " in r.getMessage())
