@@ -243,7 +243,6 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         "webhooks": guarded(lambda: client.channels.list(), [], "webhook channels"),
         "form": guarded(lambda: client.server.form_input(), {}, "delivery channels"),
         "dashboards": lambda: client.dashboards.list("all"),
-        "pulses": guarded(lambda: client.pulses.list(), [], "dashboard subscriptions"),
     }
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {name: pool.submit(task) for name, task in tasks.items()}
@@ -286,8 +285,13 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         # the list has no dashcards: only the managed dashboards are read whole, one GET each
         dashboards=[client.dashboards.get(d.id) if managed_key(d.description) else d
                     for d in results["dashboards"] if not d.archived],
-        pulses=[p for p in results["pulses"] if not p.archived],
     )
+    # subscriptions matter only on managed dashboards: without one, no request for them
+    if any(managed_key(d.description) for d in live.dashboards):
+        none: list[Pulse] = []
+        pulses = guarded(lambda: client.pulses.list(), none, "dashboard subscriptions")()
+        live.pulses = [p for p in pulses if not p.archived]
+        live.warnings, live.unreadable = sorted(warnings), frozenset(unreadable)
     # rare (only after two applies raced): a copy is archived only if it holds nothing but
     # what the plan moves out, dashboards included, which the card list cannot show
     for copy in live.collection_copies():
