@@ -323,6 +323,10 @@ def test_progress_value_column_chosen() -> None:
         (1234567.25, "1,234,567.25"),
         (-2100, "-2,100"),
         (0.5, "0.5"),
+        (1e-07, "1e-07"),  # repr's exponent form, with no dot to split at
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
     ],
 )
 def test_format_number(value: float, text: str) -> None:
@@ -352,6 +356,7 @@ def test_base_types_are_inferred_from_the_values() -> None:
         ([True, False], None),
         ([False, True, True, True], 1),
         ([False, True, False, True], None),
+        ([False, False, True, True], None),  # the second column not numeric: no metric
         ([True, True, True, False], None),
         ([True], None),
     ],

@@ -102,11 +102,12 @@ def test_retry_after_is_honoured_but_capped(httpserver: HTTPServer, waits: list[
     httpserver.expect_request("/api/card").respond_with_handler(_answers(
         Response("slow down", status=429, headers={"Retry-After": "3600"}),
         Response("slow down", status=429, headers={"Retry-After": "2"}),
+        Response("slow down", status=429, headers={"Retry-After": "0"}),  # at once, not 1 s
         Response(json.dumps([]), content_type="application/json"),
     ))
     policy = RetryPolicy(attempts=5, initial_wait=0.001, max_wait=0.002, max_retry_after=7.0)
     assert _client(httpserver, policy).request("GET", "/api/card") == []
-    assert waits == [7.0, 2.0]
+    assert waits == [7.0, 2.0, 0.0]
 
 
 def test_an_http_date_retry_after_is_waited_for(httpserver: HTTPServer, waits: list[float]

@@ -6,12 +6,13 @@ no example database, a handful of examples for the sandbox round trips.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from metabase_guard import engine
@@ -196,8 +197,19 @@ def test_description_marker_compose_and_parse(description: str | None, key: str)
 # -- the planner against the sandbox -------------------------------------------------------------
 
 
+# found by hypothesis: a metric no longer declared stays on the card, and is not a change
+def _one_card(display: str, **extra: str) -> str:
+    card = {"key": "a", "name": "A", "database": "Warehouse", "sql": "select 1 as n",
+            "display": display, "alerts": [], **extra}
+    return json.dumps({"questions": [card]})
+
+
+_METRIC_DROPPED = (_one_card("line", metric="n"), _one_card("scalar"))
+
+
 @SANDBOX
 @given(declarations(), declarations())
+@example(*_METRIC_DROPPED)
 def test_apply_then_plan_is_empty_and_edits_converge(first: str, second: str) -> None:
     """Planning a state against itself is empty, after a create and after arbitrary edits."""
     import tempfile
@@ -217,9 +229,13 @@ def test_apply_then_plan_is_empty_and_edits_converge(first: str, second: str) ->
                 writes = sum(1 for r in sb.requests if r.method != "GET")
                 engine.apply(again, client, force=True)
                 assert sum(1 for r in sb.requests if r.method != "GET") == writes
-                # the views read back equal the declared ones, field by field
+                # the views read back equal the declared ones, field by field; an undeclared
+                # metric or dimension is not managed, so an earlier declaration's one stays
                 managed = again.live.managed_cards()
                 for item in again.desired:
                     from metabase_guard.reconcile.cards import card_view_of
 
-                    assert card_view_of(managed[item.key], again.live) == item.view
+                    seen = card_view_of(managed[item.key], again.live)
+                    unmanaged = {n: None for n in ("metric", "dimension")
+                                 if n not in item.declared}
+                    assert dataclasses.replace(seen, **unmanaged) == item.view
