@@ -116,8 +116,8 @@ def test_parallel_progress_lines_are_whole_and_counted(env: Env) -> None:
     lines = [line for line in result.err.splitlines() if line.startswith("  [")]
     total = len(lines)
     assert total > 3
-    pattern = re.compile(rf"^  \[ *(\d+)/{total}\] (card|alert|collection|dashboard|subscription) \S.*: "
-                         r"(created|updated)$")
+    kinds = "card|alert|collection|dashboard|subscription"
+    pattern = re.compile(rf"^  \[ *(\d+)/{total}\] ({kinds}) \S.*: (created|updated)$")
     seen = []
     for line in lines:
         match = pattern.match(line)
