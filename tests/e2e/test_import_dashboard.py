@@ -180,3 +180,21 @@ def test_import_of_a_dashboard_with_a_query_builder_card_names_it(
     assert (f"Error: --dashboard {dash_id}: card #{gui.id} 'Clicked question' on it is not a "
             "native SQL question") in result.err
     assert result.out == "" and env.writes() == before
+
+
+def test_import_of_a_dashboard_with_a_link_card_or_tabs_says_why_it_cannot(env: Env) -> None:
+    link = {"virtual_card": {"name": None, "display": "link", "visualization_settings": {},
+                             "dataset_query": {}, "archived": False},
+            "link": {"url": "https://example.org"}}
+    dash_id = _hand_made_dashboard(env, [
+        {"id": -1, "card_id": None, "row": 0, "col": 0, "size_x": 8, "size_y": 1,
+         "visualization_settings": link}], pulses=False)
+    result = env.run("import", "--dashboard", str(dash_id), "--yes")
+    assert result.code == 1
+    assert "dashcard #" in result.err and "is a link card" in result.err
+    pm = _pm(env)
+    pm.dashboards.update(dash_id, {"dashcards": [], "tabs": [
+        {"id": -1, "name": "One"}, {"id": -2, "name": "Two"}]})
+    result = env.run("import", "--dashboard", str(dash_id), "--yes")
+    assert result.code == 1
+    assert "has 2 tab(s); metabase-guard lays out dashboards without tabs" in result.err
