@@ -157,13 +157,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print the plan and report as JSON")
 
-    p = add("import", help="write declarations for existing cards and adopt them")
+    p = add("import", help="write declarations for existing cards and dashboards and adopt "
+                           "them")
     _connection_args(p)
     p.add_argument("--card", type=int, action="append", default=[], help="card id (repeatable)")
     p.add_argument("--key", help="the declaration key to give the one --card (default: from "
                                  "its marker, else its name)")
     p.add_argument("--collection", action="append", default=[], help="collection path")
     p.add_argument("--all-alerts", action="store_true", help="every card that has alerts")
+    p.add_argument("--dashboard", type=int, action="append", default=[], metavar="ID",
+                   help="a dashboard id: its items, subscriptions and cards (repeatable)")
     p.add_argument("--out", help="write the YAML here (default: stdout)")
     p.add_argument("--schema", metavar="FILE", default="metabase-guard.schema.json",
                    help="the JSON Schema the --out file's first line points editors at; "

@@ -59,7 +59,9 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
             print(f"The examples bundled with metabase-guard, in {EXAMPLES} (alerts/ of its "
                   "repository):")
         shown = [_short(f) for f in declarations.files if f in with_questions]
-        print(f"Declarations: {', '.join(shown)} ({len(declarations.questions)} questions)"
+        boards = len(declarations.dashboards)
+        print(f"Declarations: {', '.join(shown)} ({len(declarations.questions)} questions"
+              + (f", {boards} dashboard{'s' if boards != 1 else ''})" if boards else ")")
               + (f"; alert tests (not used here): {', '.join(map(_short, tests))}"
                  if tests else ""))
 

@@ -116,8 +116,8 @@ def test_parallel_progress_lines_are_whole_and_counted(env: Env) -> None:
     lines = [line for line in result.err.splitlines() if line.startswith("  [")]
     total = len(lines)
     assert total > 3
-    pattern = re.compile(rf"^  \[ *(\d+)/{total}\] (card|alert|collection) \S.*: "
-                         r"(created|updated)$")
+    kinds = "card|alert|collection|dashboard|subscription"
+    pattern = re.compile(rf"^  \[ *(\d+)/{total}\] ({kinds}) \S.*: (created|updated)$")
     seen = []
     for line in lines:
         match = pattern.match(line)
@@ -380,7 +380,8 @@ def test_moved_rekeys_a_card_and_its_alerts_without_recreating_them(env: Env) ->
                                if n.active)
     recommender = env.alerts / "recommender.yaml"
     recommender.write_text(recommender.read_text().replace(
-        "key: weekly-recommendations", "key: recommendations-per-week")
+        "key: weekly-recommendations", "key: recommendations-per-week").replace(
+        "- weekly-recommendations ", "- recommendations-per-week ")  # on its dashboard
         + "\nmoved:\n  - {from: weekly-recommendations, to: recommendations-per-week}\n")
     plan = env.run("plan", "--format", "json")
     assert plan.code == 0, plan.err

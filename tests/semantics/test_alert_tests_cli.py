@@ -67,7 +67,8 @@ def test_the_examples_pass_and_write_junit(workdir: Path, run_cli: RunCli) -> No
 def test_validate_and_the_loader_accept_tests_only_files(workdir: Path, run_cli: RunCli) -> None:
     result = run_cli("validate", "alerts")
     assert result.code == 0, result.err
-    assert "5 question(s) with 4 alert(s) in 4 file(s)" in result.err
+    assert ("5 question(s) with 4 alert(s), 1 dashboard(s) with 2 subscription(s) in 4 "
+            "file(s)") in result.err
 
 
 def test_a_failing_test_says_what_was_expected_and_why(tmp_path: Path, run_cli: RunCli) -> None:
