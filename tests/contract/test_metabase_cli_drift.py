@@ -19,14 +19,10 @@ import pytest
 
 from metabase_guard import engine
 from metabase_guard.reconcile.identity import managed_key
-from metabase_guard.reconcile.walk import KINDS
 from metabase_guard.sandbox import DEMO_SEED, Sandbox
 from metabase_guard.sandbox.server import serve
 from metabase_guard.spec.loader import Declarations
 from tests.contract.test_metabase_cli import REPO, VERSIONS, Mb, mb_available  # noqa: F401
-
-#: subscriptions are planned once their kind is in ``walk.KINDS`` (issue 11, in progress)
-PLANS_SUBSCRIPTIONS = any(kind.name == "subscription" for kind in KINDS)
 
 
 @pytest.fixture(params=VERSIONS)
@@ -73,11 +69,8 @@ def test_metabase_cli_reads_and_edits_what_metabase_guard_made(
         chart = next(c for c in cells if c.get("card_id") == weekly.id)
         assert (chart["row"], chart["col"], chart["size_x"], chart["size_y"]) == (1, 0, 12, 6)
         subs = seeded("subscription", "list", "--dashboard-id", str(dash.id))["data"]
-        if PLANS_SUBSCRIPTIONS:
-            kinds = sorted(c["channel_type"] for s in subs for c in s["channels"])
-            assert kinds == ["email", "slack"]
-        else:
-            assert subs == []  # declared, but not planned before the subscription kind lands
+        kinds = sorted(c["channel_type"] for s in subs for c in s["channels"])
+        assert kinds == ["email", "slack"]
 
         # mb edits it: a card moved and resized, the dashboard renamed
         moved = seeded("dashboard", "update-dashcard", str(dash.id), str(chart["id"]),
@@ -89,11 +82,12 @@ def test_metabase_cli_reads_and_edits_what_metabase_guard_made(
         drift = engine.plan(declarations, client).plan
         (change,) = drift.changes
         assert (change.action, change.address) == ("update", "dashboard recommender-health")
-        fields = {f.field: (f.old, f.new) for f in change.fields}
-        assert fields["name"] == ("Renamed by hand", "Recommender health")
-        assert fields["cards[1]"] == ("weekly-recommendations at row 20, col 6, 6x6",
-                                      "weekly-recommendations at row 1, col 0, 12x6")
-        assert set(fields) == {"name", "cards[1]"}
+        fields = [(f.field, f.old, f.new) for f in change.fields]
+        assert fields == [("name", "Renamed by hand", "Recommender health"),
+                          ("cards", "weekly-recommendations at row 20, col 6, 6x6",
+                           "weekly-recommendations at row 1, col 0, 12x6")]
+        assert change.fields[1].summary == ("moved and resized weekly-recommendations "
+                                            "(row 20 col 6, 6x6 -> row 1 col 0, 12x6)")
 
         report = engine.apply(engine.plan(declarations, client), client)
         assert [c.address for c in report.done] == ["dashboard recommender-health"]
@@ -106,7 +100,6 @@ def test_metabase_cli_reads_and_edits_what_metabase_guard_made(
         assert (back["row"], back["col"], back["size_x"], back["size_y"]) == (1, 0, 12, 6)
 
 
-@pytest.mark.skipif(not PLANS_SUBSCRIPTIONS, reason="subscriptions are not planned yet")
 def test_a_subscription_edited_with_metabase_cli_is_drift(seeded: Mb, tmp_path: Path) -> None:
     declarations = _declarations(tmp_path)
     with engine.connect(seeded.server.url, api_key=seeded.server.api_key) as client:

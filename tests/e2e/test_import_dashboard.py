@@ -141,8 +141,7 @@ def test_import_dashboard_says_which_items_the_layout_rule_moves(
     assert "subscriptions" not in board
     plan = env.run("plan", "--detailed-exitcode", str(env.alerts), str(out))
     assert plan.code == 2
-    assert ('"pushes-today at row 1, col 16, 8x4" -> "pushes-today at row 1, col 12, 8x4"'
-            in plan.out)
+    assert "moved pushes-today (row 1 col 16 -> row 1 col 12)" in plan.out
     with env.client() as client:
         before = sorted(d.id for d in client.dashboards.get(dash_id).dashcards)
     assert env.run("apply", "--yes", str(env.alerts), str(out)).code == 0
