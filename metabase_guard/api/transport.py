@@ -133,6 +133,8 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _message_of(body: Any) -> str:
+    if body is None:  # _decode's empty body; json.dumps would print it as "null"
+        return "(empty body)"
     if isinstance(body, str):
         return body.strip()[:_EXCERPT] or "(empty body)"
     if isinstance(body, Mapping):
