@@ -15,11 +15,12 @@ from metabase_guard import engine
 from metabase_guard.reconcile.identity import managed_key
 from tests.faults.conftest import Faulty
 from tests.faults.test_faults import _apply_until_converged
-from tests.reconcile.test_subscriptions import dashboard_yaml
 
 
 def _with_dashboard(faulty: Faulty) -> Faulty:
-    (faulty.alerts / "dashboards.yaml").write_text(dashboard_yaml(), encoding="utf-8")
+    """The bundled examples declare the issue's dashboard and its two subscriptions."""
+    (board,) = engine.load([faulty.alerts]).dashboards
+    assert board.key == "recommender-health" and len(board.subscriptions) == 2
     return faulty
 
 
