@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from pydantic import TypeAdapter
 
 from metabase_guard.api.models import (
@@ -295,6 +296,34 @@ def iter_json_array(text: str) -> Iterator[Any]:
         yield item
 
 
+class _ListedCard(msgspec.Struct):
+    """The fields of :data:`FULL_CARD_FIELDS`, as msgspec decodes them from a card list.
+
+    Every other field of the answer (``result_metadata`` above all) is skipped by the C
+    decoder without becoming a Python object; the query and settings stay undecoded bytes
+    (``Raw``) until a card is kept whole.
+    """
+
+    id: int
+    name: str
+    description: str | None = None
+    display: str = "table"
+    type: str | None = "question"
+    collection_id: int | None = None
+    archived: bool = False
+    entity_id: str | None = None
+    creator_id: int | None = None
+    database_id: int | None = None
+    updated_at: str | None = None
+    dataset_query: msgspec.Raw = msgspec.Raw(b"{}")
+    visualization_settings: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+# strict=False: the lax coercions pydantic allows ("12" for 12) do not send a list to the
+# slow path
+_CARD_LIST = msgspec.json.Decoder(list[_ListedCard], strict=False)
+
+
 class CardsAPI(_Manager):
     """Saved questions: ``/api/card``."""
 
@@ -304,20 +333,42 @@ class CardsAPI(_Manager):
         """``GET /api/card?f=…``: every readable card, one request.
 
         Metabase answers full rows (query, settings, result metadata) for every card, which on
-        an instance with tens of thousands of cards is tens of megabytes. With ``full``, the
-        answer is decoded one card at a time; cards for which ``full(raw)`` is true keep
-        :data:`FULL_CARD_FIELDS` (with their query and settings), the others only
-        :data:`SLIM_CARD_FIELDS`, and none keeps ``result_metadata``. This bounds memory by
-        the cards one cares about, not by the instance.
+        an instance with tens of thousands of cards is tens of megabytes. With ``full``, only
+        :data:`FULL_CARD_FIELDS` are decoded (by msgspec, in C: about five times as fast as
+        ``json`` and pydantic, and none of the skipped fields is ever a Python object); cards
+        for which ``full(fields)`` is true (``fields``: the :data:`SLIM_CARD_FIELDS` of the
+        card) keep their query and settings, the others only :data:`SLIM_CARD_FIELDS`. This
+        bounds memory by the cards one cares about, not by the instance.
         """
         if full is None:
             body = self._t.request("GET", "/api/card", params={"f": f})
             return _CARDS.validate_python(body or [])
-        text = self._t.request("GET", "/api/card", params={"f": f}, raw=True)
-        if not isinstance(text, str):  # not JSON text: let the validator say what it is
-            return _CARDS.validate_python(text or [])
+        data = self._t.request("GET", "/api/card", params={"f": f}, raw=True)
+        if not isinstance(data, bytes):  # not JSON: let the validator say what it is
+            return _CARDS.validate_python(data or [])
+        try:
+            listed = _CARD_LIST.decode(data)
+        except msgspec.DecodeError:
+            # not the shape the fast decoder expects (a null name, an item that is no card):
+            # the generic path decides, as it did before, item by item
+            return self._list_generic(data, full)
         cards: list[Card] = []
-        for raw in iter_json_array(text):
+        for item in listed:
+            fields = {k: getattr(item, k) for k in SLIM_CARD_FIELDS}
+            if full(fields):
+                fields["dataset_query"] = msgspec.json.decode(item.dataset_query)
+                fields["visualization_settings"] = msgspec.json.decode(
+                    item.visualization_settings
+                )
+            cards.append(Card.model_validate(fields))
+        return cards
+
+    @staticmethod
+    def _list_generic(
+        data: bytes, full: Callable[[Mapping[str, Any]], bool]
+    ) -> builtins.list[Card]:
+        cards: list[Card] = []
+        for raw in iter_json_array(data.decode("utf-8")):
             if not isinstance(raw, dict):
                 continue
             keys = FULL_CARD_FIELDS if full(raw) else SLIM_CARD_FIELDS
