@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metabase_guard._gc import gc_paused
 from metabase_guard.alerttests import TestReport
 from metabase_guard.alerttests import run_tests as _run_tests
 from metabase_guard.api.client import MetabaseClient
@@ -76,7 +77,8 @@ class PlanResult:
 
 def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
     """Load and validate declaration files; DeclarationError lists every problem."""
-    return load_declarations(list(paths))
+    with gc_paused():
+        return load_declarations(list(paths))
 
 
 def connect(

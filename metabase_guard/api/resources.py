@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from pydantic import TypeAdapter
 
+from metabase_guard._gc import gc_paused
 from metabase_guard.api.models import (
     AlertSpec,
     Card,
@@ -296,32 +297,61 @@ def iter_json_array(text: str) -> Iterator[Any]:
         yield item
 
 
-class _ListedCard(msgspec.Struct):
-    """The fields of :data:`FULL_CARD_FIELDS`, as msgspec decodes them from a card list.
+def _listed_card_struct() -> type[msgspec.Struct]:
+    """A msgspec Struct of :data:`FULL_CARD_FIELDS`, typed and defaulted as :class:`Card` is.
 
-    Every other field of the answer (``result_metadata`` above all) is skipped by the C
+    Every other field of a card list (``result_metadata`` above all) is skipped by the C
     decoder without becoming a Python object; the query and settings stay undecoded bytes
     (``Raw``) until a card is kept whole.
     """
-
-    id: int
-    name: str
-    description: str | None = None
-    display: str = "table"
-    type: str | None = "question"
-    collection_id: int | None = None
-    archived: bool = False
-    entity_id: str | None = None
-    creator_id: int | None = None
-    database_id: int | None = None
-    updated_at: str | None = None
-    dataset_query: msgspec.Raw = msgspec.Raw(b"{}")
-    visualization_settings: msgspec.Raw = msgspec.Raw(b"{}")
+    fields: builtins.list[tuple[str, Any, Any]] = []
+    for name in SLIM_CARD_FIELDS:
+        info = Card.model_fields[name]
+        if info.is_required():
+            fields.insert(0, (name, info.annotation, msgspec.NODEFAULT))
+        else:
+            fields.append((name, info.annotation, info.default))
+    fields += [(name, msgspec.Raw, msgspec.Raw(b"{}"))
+               for name in FULL_CARD_FIELDS if name not in SLIM_CARD_FIELDS]
+    return msgspec.defstruct("ListedCard", fields)
 
 
 # strict=False: the lax coercions pydantic allows ("12" for 12) do not send a list to the
 # slow path
-_CARD_LIST = msgspec.json.Decoder(list[_ListedCard], strict=False)
+_CARD_LIST = msgspec.json.Decoder(list[_listed_card_struct()], strict=False)  # type: ignore[misc]
+
+
+def decode_card_list(data: bytes, full: Callable[[Mapping[str, Any]], bool]) -> list[Card]:
+    """The cards of a ``GET /api/card`` answer, lean (see :meth:`CardsAPI.list`)."""
+    with gc_paused():
+        try:
+            listed = _CARD_LIST.decode(data)
+        except msgspec.DecodeError:
+            # not the shape the fast decoder expects (an item that is no card, a null name):
+            # the generic path decides, item by item, as it did before
+            return _decode_card_list_generic(data, full)
+        cards: list[Card] = []
+        for item in listed:
+            fields = {k: getattr(item, k) for k in SLIM_CARD_FIELDS}
+            if full(fields):
+                fields["dataset_query"] = msgspec.json.decode(item.dataset_query)
+                fields["visualization_settings"] = msgspec.json.decode(
+                    item.visualization_settings
+                )
+            cards.append(Card.model_validate(fields))
+        return cards
+
+
+def _decode_card_list_generic(
+    data: bytes, full: Callable[[Mapping[str, Any]], bool]
+) -> list[Card]:
+    cards: list[Card] = []
+    for raw in iter_json_array(data.decode("utf-8")):
+        if not isinstance(raw, dict):
+            continue
+        keys = FULL_CARD_FIELDS if full(raw) else SLIM_CARD_FIELDS
+        cards.append(Card.model_validate({k: raw[k] for k in keys if k in raw}))
+    return cards
 
 
 class CardsAPI(_Manager):
@@ -346,34 +376,7 @@ class CardsAPI(_Manager):
         data = self._t.request("GET", "/api/card", params={"f": f}, raw=True)
         if not isinstance(data, bytes):  # not JSON: let the validator say what it is
             return _CARDS.validate_python(data or [])
-        try:
-            listed = _CARD_LIST.decode(data)
-        except msgspec.DecodeError:
-            # not the shape the fast decoder expects (a null name, an item that is no card):
-            # the generic path decides, as it did before, item by item
-            return self._list_generic(data, full)
-        cards: list[Card] = []
-        for item in listed:
-            fields = {k: getattr(item, k) for k in SLIM_CARD_FIELDS}
-            if full(fields):
-                fields["dataset_query"] = msgspec.json.decode(item.dataset_query)
-                fields["visualization_settings"] = msgspec.json.decode(
-                    item.visualization_settings
-                )
-            cards.append(Card.model_validate(fields))
-        return cards
-
-    @staticmethod
-    def _list_generic(
-        data: bytes, full: Callable[[Mapping[str, Any]], bool]
-    ) -> builtins.list[Card]:
-        cards: list[Card] = []
-        for raw in iter_json_array(data.decode("utf-8")):
-            if not isinstance(raw, dict):
-                continue
-            keys = FULL_CARD_FIELDS if full(raw) else SLIM_CARD_FIELDS
-            cards.append(Card.model_validate({k: raw[k] for k in keys if k in raw}))
-        return cards
+        return decode_card_list(data, full)
 
     def get(self, card_id: int, *, legacy_mbql: bool = False) -> Card:
         """``GET /api/card/:id`` (``?legacy-mbql=true`` asks 0.57+ for the old query format)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_httpserver import HTTPServer
 
-from metabase_guard.api.resources import CardsAPI
+from metabase_guard.api.resources import CardsAPI, _decode_card_list_generic
 from metabase_guard.api.transport import Transport
 
 KEY = "mb_test_key_0123456789"
@@ -46,7 +46,7 @@ def test_fast_decode_equals_the_generic_one(httpserver: HTTPServer) -> None:
             _card(2, "kept", description=MARK), _card(3, "nothing optional")]
     del body[2]["collection_id"], body[2]["dataset_query"]
     fast = _cards(httpserver, body).list(full=_kept)
-    generic = CardsAPI._list_generic(json.dumps(body).encode(), _kept)
+    generic = _decode_card_list_generic(json.dumps(body).encode(), _kept)
     assert _dumped(fast) == _dumped(generic)
     by_name = {c.name: c for c in fast}
     assert by_name["kept"].visualization_settings == {"graph.goal_value": 3}
