@@ -416,7 +416,8 @@ class Transport:
                 url,
                 params=params,
                 json=json_body,
-                auth=_HeaderAuth(headers),
+                headers=dict(headers),
+                auth=_NO_NETRC,
                 timeout=(min(10.0, self.timeout), self.timeout),
                 allow_redirects=False,
             )
@@ -465,21 +466,22 @@ class Transport:
         raise error
 
 
-class _HeaderAuth(requests.auth.AuthBase):
-    """Metabase's auth header (API key or session), as requests' auth object.
+class _NoNetrc(requests.auth.AuthBase):
+    """An auth object that adds nothing: Metabase's header goes in ``headers`` as before.
 
     With no auth object, requests looks the host up in ``~/.netrc`` on every request (about an
-    eighth of the client's CPU per write in a profile); with one it does not. ``trust_env``
-    stays on, so ``HTTPS_PROXY``/``NO_PROXY`` and ``REQUESTS_CA_BUNDLE`` still apply, and a
-    ``.netrc`` never adds a Basic header beside the Metabase one.
+    eighth of the client's CPU per write in a profile), and a matching entry even added a Basic
+    header beside the Metabase one; with one it does not. ``trust_env`` stays on, so
+    ``HTTPS_PROXY``/``NO_PROXY`` and ``REQUESTS_CA_BUNDLE`` still apply. The auth header is not
+    set here: requests checks ``headers`` before sending (a key with a newline inside is refused
+    as a requests error, never quoted), and an auth hook runs after that check.
     """
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = headers
-
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.update(self._headers)
         return request
+
+
+_NO_NETRC = _NoNetrc()
 
 
 def _connection_words(exc: requests.exceptions.ConnectionError, where: str) -> str:

@@ -1,6 +1,6 @@
 """The transport keeps what requests takes from the environment, without the ~/.netrc lookup.
 
-Auth goes through an auth object (``_HeaderAuth``), which is what stops requests reading
+An auth object that adds nothing (``_NoNetrc``) is what stops requests reading
 ``~/.netrc`` per request; ``trust_env`` stays on, so proxies and ``REQUESTS_CA_BUNDLE`` work.
 """
 
