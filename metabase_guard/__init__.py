@@ -44,7 +44,7 @@ from metabase_guard.errors import (
 )
 from metabase_guard.lint import Finding
 from metabase_guard.reconcile.apply import ApplyReport
-from metabase_guard.reconcile.desired import Defaults
+from metabase_guard.reconcile.kind import Defaults
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
 from metabase_guard.spec.loader import Declarations

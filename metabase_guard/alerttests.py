@@ -42,7 +42,7 @@ from xml.etree import ElementTree as ET
 from metabase_guard.errors import DeclarationError, Problem
 from metabase_guard.evaluation import QueryResult, Verdict, evaluate
 from metabase_guard.lint import card_settings
-from metabase_guard.reconcile.desired import CONDITIONS
+from metabase_guard.reconcile.alerts import CONDITIONS
 from metabase_guard.spec.loader import Declarations
 from metabase_guard.spec.loader import describe_value as _kind
 from metabase_guard.spec.models import Question, suggest

@@ -22,7 +22,7 @@ from metabase_guard.api.query import NativeQuery, normalise_sql, read_native, wr
 from metabase_guard.errors import ApiError
 from metabase_guard.evaluation import QueryResult, Verdict, evaluate, format_number, is_empty
 from metabase_guard.lint import Finding, card_settings
-from metabase_guard.reconcile.desired import CONDITIONS
+from metabase_guard.reconcile.alerts import CONDITIONS
 from metabase_guard.reconcile.identity import managed_key
 from metabase_guard.spec.loader import Declarations
 from metabase_guard.spec.models import GOAL_CONDITIONS, Question

@@ -37,7 +37,7 @@ from metabase_guard.errors import (
 )
 from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
 from metabase_guard.reconcile.apply import ApplyReport
-from metabase_guard.reconcile.desired import Defaults
+from metabase_guard.reconcile.kind import Defaults
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
 from metabase_guard.render.common import apply_summary, past_tense
@@ -289,8 +289,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if _report_findings(findings):
         return EXIT_ERROR
     lint = f"; lint: {count_by_severity(findings)}" if findings else ""
-    _err(f"OK: {count} question(s) with {alerts} alert(s) in {len(declarations.files)} "
-         f"file(s){lint}.")
+    boards = declarations.dashboards
+    dashboards = (f", {len(boards)} dashboard(s) with "
+                  f"{sum(len(d.subscriptions) for d in boards)} subscription(s)" if boards else "")
+    _err(f"OK: {count} question(s) with {alerts} alert(s){dashboards} in "
+         f"{len(declarations.files)} file(s){lint}.")
     return EXIT_OK
 
 

@@ -42,11 +42,12 @@ from metabase_guard.lint import (
 )
 from metabase_guard.lint import strict as _strict
 from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
-from metabase_guard.reconcile.desired import Defaults, DesiredCard, resolve
-from metabase_guard.reconcile.diff import make_plan
+from metabase_guard.reconcile.cards import DesiredCard
+from metabase_guard.reconcile.kind import Defaults, Desired
 from metabase_guard.reconcile.live import LiveState, read_live
 from metabase_guard.reconcile.moved import moved_live, with_moves
 from metabase_guard.reconcile.plan import Plan, Thresholds
+from metabase_guard.reconcile.walk import make_plan, resolve
 from metabase_guard.spec.loader import Declarations, load_declarations
 
 __all__ = [
@@ -73,6 +74,8 @@ class PlanResult:
     declarations: Declarations
     findings: list[Finding] = field(default_factory=list)
     """Lint findings, offline and live (see ``metabase_guard.lint``), errors first."""
+    resolved: Desired = field(default_factory=Desired)
+    """Every declaration resolved (``desired`` is its cards)."""
 
 
 def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
@@ -122,8 +125,9 @@ def plan(
     """
     read = read_live(client)
     live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
-    desired = resolve(declarations, live, defaults)
-    made = with_moves(make_plan(desired, live, url=client.url, prune=prune), read, desired,
+    resolved = resolve(declarations, live, defaults)
+    desired = list(resolved.cards)
+    made = with_moves(make_plan(resolved, live, url=client.url, prune=prune), read, desired,
                       declarations.moves)
     live_engines = {d.name: d.engine for d in live.databases if d.engine}
     findings = lint_declarations(declarations, burst=False, engines=live_engines) + lint_live(
@@ -132,7 +136,7 @@ def plan(
     findings += engine_mismatches(declarations, engines or {}, live_engines)
     findings = sort_findings(_strict(findings) if strict else findings)
     return PlanResult(plan=made, live=live, desired=desired, declarations=declarations,
-                      findings=findings)
+                      findings=findings, resolved=resolved)
 
 
 def _allowed_domains(client: MetabaseClient, desired: list[DesiredCard], live: LiveState) -> Any:

@@ -29,7 +29,8 @@ from metabase_guard.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from metabase_guard.reconcile.desired import GRAPH_DISPLAYS, alert_view_of, card_view_of
+from metabase_guard.reconcile.alerts import alert_view_of
+from metabase_guard.reconcile.cards import GRAPH_DISPLAYS, card_view_of
 from metabase_guard.reconcile.identity import compose_description, managed_key, user_description
 from metabase_guard.reconcile.live import LiveState, read_live
 from metabase_guard.spec.schedule import schedule_from_cron

@@ -10,7 +10,7 @@ Two passes, both pure:
   make Metabase delete alerts, ``once`` on Metabase 0.54-0.55.
 
 Unconfigured e-mail or Slack and unknown Slack channels are not here: they are hard errors of
-``reconcile/desired.py`` (ResolveError) already.
+``reconcile/cards.py`` (ResolveError) already.
 
 The SQL rules read the query's sqlglot tree, parsed once in the dialect of its database's
 engine (:mod:`metabase_guard.sql`): they look at the top-level ``SELECT`` and stay silent when
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from metabase_guard.evaluation import GOAL_DISPLAYS, goal_column
-from metabase_guard.reconcile.desired import DesiredCard
+from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
@@ -81,7 +81,8 @@ RULES: dict[str, str] = {
 #: Alerts starting at the same minute from which ``burst`` warns. Metabase sends notifications
 #: on a pool of ``notification-thread-pool-size`` threads, 3 by default (metabase/metabase
 #: src/metabase/notification/settings.clj); sends beyond it queue, and under load some are
-#: dropped (metabase/metabase#56379, #51701).
+#: dropped (metabase/metabase#56379, #51701). Dashboard subscriptions count too: they are sent
+#: as notifications with a dashboard payload (src/metabase/notification/payload/impl/dashboard.clj).
 BURST_THRESHOLD = 5
 
 
@@ -149,7 +150,7 @@ def count_by_severity(findings: Sequence[Finding]) -> str:
 def card_settings(question: Question) -> dict[str, Any]:
     """The goal-related ``visualization_settings`` apply writes for a question.
 
-    The same keys as ``DesiredCard.visualization`` (reconcile/desired.py): a progress goal in
+    The same keys as ``DesiredCard.visualization`` (reconcile/cards.py): a progress goal in
     ``progress.goal``, any other goal as a shown goal line, ``metric`` as ``graph.metrics``.
     """
     settings: dict[str, Any] = {}
@@ -179,9 +180,10 @@ def sql_shape(sql: str, dialect: str = "postgres") -> SqlShape | None:
 
 
 def _finding(decls: Declarations, severity: Severity, rule: str, key: str, path: str,
-             message: str, hint: str = "") -> Finding:
+             message: str, hint: str = "", *, dashboard: bool = False) -> Finding:
+    """A finding on question ``key`` (or dashboard ``key``) at ``path``, with its line."""
     try:
-        where = decls.locate(key, path)
+        where = decls.locate_dashboard(key, path) if dashboard else decls.locate(key, path)
     except KeyError:
         where = Location("", None)
     return Finding(severity, rule, where.file, where.line, path, message, hint, key)
@@ -478,6 +480,12 @@ class _Scheduled:
     key: str = ""
     index: int = -1
     schedule: Any = field(default=None, compare=False)
+    dashboard: bool = False
+    """A dashboard subscription (``key`` is a dashboard's), not an alert."""
+
+    @property
+    def path(self) -> str:
+        return f"{'subscriptions' if self.dashboard else 'alerts'}[{self.index}].schedule"
 
 
 def _declared_slots(decls: Declarations) -> list[_Scheduled]:
@@ -488,6 +496,16 @@ def _declared_slots(decls: Declarations) -> list[_Scheduled]:
             if slots:
                 label = q.key if len(q.alerts) == 1 else f"alert {index + 1} of {q.key}"
                 out.append(_Scheduled(label, slots, q.key, index, alert.schedule))
+    for d in decls.dashboards:
+        for index, sub in enumerate(d.subscriptions):
+            slots = cron_slots(to_cron(sub.schedule))
+            if not slots:
+                continue
+            # Each e-mail list and each Slack channel is a Metabase subscription of its own,
+            # and so a send of its own at that minute.
+            for send in (["email"] if sub.email else []) + list(sub.slack):
+                label = f"subscription {index + 1} of dashboard {d.key} ({send})"
+                out.append(_Scheduled(label, slots, d.key, index, sub.schedule, dashboard=True))
     return out
 
 
@@ -495,6 +513,11 @@ def _stagger(item: _Scheduled, slot: int, offset: int) -> str:
     minute = (slot % 60 + offset) % 60
     hour = (slot // 60) % 24
     every = getattr(item.schedule, "every", None)
+    if item.dashboard:
+        # subscriptions send at whole hours: they move by hours, and hourly ones cannot move
+        if every == "hour":
+            return f"{item.label}: keep (hourly subscriptions send on the hour)"
+        return f"{item.label}: at: \"{(hour + offset) % 24:02d}:00\""
     if every == "hour":
         return f"{item.label}: minute: {minute}"
     if every in ("day", "week", "month"):
@@ -517,21 +540,25 @@ def _burst_findings(decls: Declarations, declared: list[_Scheduled], existing: l
     out: list[Finding] = []
     for members in sorted(maximal, key=lambda g: groups[g][0]):
         slot = groups[members][0]
-        ours = sorted((m for m in members if m.key), key=lambda m: (m.key, m.index))
+        ours = sorted((m for m in members if m.key),
+                      key=lambda m: (m.dashboard, m.key, m.index, m.label))
         theirs = [m for m in members if not m.key]
         first = ours[0]
         zone = f" ({timezone})" if timezone else ""
         also = f", and {len(theirs)} alert(s) already on the instance" if theirs else ""
         names = ", ".join(m.label for m in ours)
         moves = [_stagger(m, slot, n) for n, m in enumerate(ours[1:], start=1)][:6]
+        what = "alerts" if not any(m.dashboard for m in members) else "alerts and subscriptions"
         out.append(_finding(
-            decls, "warning", "burst", first.key, f"alerts[{first.index}].schedule",
-            f"{len(members)} alerts start at the same minute, {_slot_words(groups[members])}"
+            decls, "warning", "burst", first.key, first.path,
+            f"{len(members)} {what} start at the same minute, {_slot_words(groups[members])}"
             f"{zone}: "
             f"{names}{also}. Metabase sends notifications on a small thread pool (3 by "
             "default) and drops sends under such bursts (metabase/metabase#56379, #51701)",
-            "stagger the schedules a few minutes apart" + (
-                ", e.g. " + "; ".join(moves) if moves else ""),
+            "stagger the schedules a few minutes apart"
+            + (" (subscriptions by whole hours)" if what != "alerts" else "")
+            + (", e.g. " + "; ".join(moves) if moves else ""),
+            dashboard=first.dashboard,
         ))
     return out
 

@@ -45,11 +45,67 @@ def test_client_planner_and_declarations_never_import_the_sandbox() -> None:
 def test_pure_layers_do_no_http() -> None:
     for folder in ("reconcile", "spec", "render"):
         for path in _modules(folder):
-            if path.name in ("live.py", "apply.py"):
+            if path.name in ("live.py", "writes.py", "apply.py"):
                 continue  # the snapshot reader and the writer are the I/O edge of reconcile
             bad = {m for m in _imports(path) if m in ("requests", "metabase_guard.api.client",
                                                       "metabase_guard.api.transport")}
             assert not bad, f"{path.name} imports {bad}"
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Imports made when the module runs (those under ``if TYPE_CHECKING:`` are left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                   for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+#: reconcile/ module -> the reconcile/ modules it may import (docs/architecture.md).
+_RECONCILE_LAYERS = {
+    "identity": set(),
+    "plan": set(),
+    "duplicates": set(),
+    "live": {"identity"},
+    "kind": {"live", "plan"},
+    "writes": {"live", "plan"},
+    "collections": {"kind", "live", "plan", "writes", "identity", "duplicates"},
+    "alerts": {"kind", "live", "plan", "writes", "duplicates"},
+    "cards": {"kind", "live", "plan", "writes", "identity", "duplicates", "collections",
+              "alerts"},
+    "dashboards": {"kind", "live", "plan", "writes", "identity", "collections"},
+    "walk": {"kind", "live", "plan", "collections", "cards", "alerts", "dashboards"},
+    "apply": {"walk", "writes", "live", "plan"},
+    "moved": {"cards", "identity", "live", "plan"},
+    "target": {"cards", "plan"},
+}
+
+
+def test_reconcile_is_one_module_per_kind_layered_as_documented() -> None:
+    found = {p.stem for p in _modules("reconcile")} - {"__init__"}
+    assert found == set(_RECONCILE_LAYERS), "a reconcile module is missing from the layering"
+    prefix = "metabase_guard.reconcile."
+    for name, allowed in _RECONCILE_LAYERS.items():
+        imported = {m[len(prefix):].split(".")[0] for m in
+                    _runtime_imports(PACKAGE / "reconcile" / f"{name}.py")
+                    if m.startswith(prefix)} - {name}
+        assert imported <= allowed, f"reconcile/{name}.py imports {imported - allowed}"
+
+
+def test_the_kinds_are_walked_after_what_they_depend_on() -> None:
+    from metabase_guard.reconcile.walk import KINDS
+
+    names = [k.name for k in KINDS]
+    assert names == ["collection", "card", "alert", "dashboard"]
+    for index, kind in enumerate(KINDS):
+        assert set(kind.depends_on) <= set(names[:index]), kind.name
 
 
 def test_only_the_transport_uses_requests() -> None:

@@ -30,10 +30,10 @@ class Bug:
 BUGS = (
     Bug("first quoted marker named instead of the last", "metabase_guard/reconcile/identity.py",
         "found[-1] if found", "found[0] if found", ("tests/reconcile/test_core_rules.py",)),
-    Bug("goal removal never detected", "metabase_guard/reconcile/diff.py",
+    Bug("goal removal never detected", "metabase_guard/reconcile/cards.py",
         'return "the goal line is removed"', "return None",
         ("tests/reconcile/test_core_rules.py",)),
-    Bug("pairing prefers inactive alerts", "metabase_guard/reconcile/diff.py",
+    Bug("pairing prefers inactive alerts", "metabase_guard/reconcile/alerts.py",
         "key=lambda nv: (not nv[0].active, nv[0].id)", "key=lambda nv: (nv[0].active, nv[0].id)",
         ("tests/reconcile/test_core_rules.py",)),
     Bug("minus sign dropped from non-integers", "metabase_guard/evaluation.py",

@@ -20,9 +20,11 @@ from metabase_guard.api.resources import (
     CardsAPI,
     ChannelsAPI,
     CollectionsAPI,
+    DashboardsManager,
     DatabasesAPI,
     GroupsAPI,
     NotificationsAPI,
+    PulsesManager,
     ServerAPI,
     UsersAPI,
     slack_channel_ids,
@@ -94,6 +96,8 @@ class MetabaseClient:
         self.cards = CardsAPI(self.transport)
         self.notifications = NotificationsAPI(self.transport)
         self.channels = ChannelsAPI(self.transport)
+        self.dashboards = DashboardsManager(self.transport)
+        self.pulses = PulsesManager(self.transport)
 
     def __repr__(self) -> str:
         return f"MetabaseClient({self.transport.base_url!r})"

@@ -18,6 +18,8 @@ __all__ = [
     "Card",
     "Channel",
     "Collection",
+    "Dashboard",
+    "Dashcard",
     "Database",
     "DeliveryFacts",
     "Handler",
@@ -25,6 +27,8 @@ __all__ = [
     "Notification",
     "NotificationPayload",
     "PermissionGroup",
+    "Pulse",
+    "PulseChannel",
     "QueryOutcome",
     "Recipient",
     "RecipientSpec",
@@ -129,6 +133,66 @@ class Card(WireModel):
     creator_id: int | None = None
     database_id: int | None = None
     updated_at: str | None = None
+
+
+class Dashcard(WireModel):
+    """One card on a dashboard grid (``dashcards`` of ``GET /api/dashboard/:id``).
+
+    ``card_id`` is null for virtual cards (text, heading); their text is in
+    ``visualization_settings``. ``series`` arrives as the hydrated cards.
+    """
+
+    id: int
+    card_id: int | None = None
+    dashboard_tab_id: int | None = None
+    row: int = 0
+    col: int = 0
+    size_x: int = 1
+    size_y: int = 1
+    visualization_settings: dict[str, Any] = Field(default_factory=dict)
+    series: list[dict[str, Any]] = Field(default_factory=list)
+    parameter_mappings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Dashboard(WireModel):
+    """A dashboard; list rows (``GET /api/dashboard``) carry no ``dashcards`` or ``tabs``."""
+
+    id: int
+    name: str
+    description: str | None = None
+    collection_id: int | None = None
+    archived: bool = False
+    creator_id: int | None = None
+    width: str = "fixed"
+    entity_id: str | None = None
+    dashcards: list[Dashcard] = Field(default_factory=list)
+    tabs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PulseChannel(WireModel):
+    """How and when a dashboard subscription delivers: one per channel type."""
+
+    channel_type: str
+    enabled: bool = True
+    schedule_type: str | None = None
+    schedule_hour: int | None = None
+    schedule_day: str | None = None
+    schedule_frame: str | None = None
+    recipients: list[dict[str, Any]] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Pulse(WireModel):
+    """A dashboard subscription (``/api/pulse``); Metabase rewrites ``name`` from the dashboard."""
+
+    id: int
+    name: str | None = None
+    dashboard_id: int | None = None
+    creator_id: int | None = None
+    archived: bool = False
+    skip_if_empty: bool = False
+    cards: list[dict[str, Any]] = Field(default_factory=list)
+    channels: list[PulseChannel] = Field(default_factory=list)
 
 
 class NotificationPayload(WireModel):

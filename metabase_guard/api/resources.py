@@ -21,11 +21,13 @@ from metabase_guard.api.models import (
     Card,
     Channel,
     Collection,
+    Dashboard,
     Database,
     Handler,
     HandlerSpec,
     Notification,
     PermissionGroup,
+    Pulse,
     QueryOutcome,
     Recipient,
     RecipientSpec,
@@ -40,9 +42,11 @@ __all__ = [
     "CardsAPI",
     "ChannelsAPI",
     "CollectionsAPI",
+    "DashboardsManager",
     "DatabasesAPI",
     "GroupsAPI",
     "NotificationsAPI",
+    "PulsesManager",
     "ServerAPI",
     "UsersAPI",
     "alert_create_body",
@@ -64,6 +68,8 @@ _COLLECTIONS = TypeAdapter(list[Collection])
 _CARDS = TypeAdapter(list[Card])
 _NOTIFICATIONS = TypeAdapter(list[Notification])
 _CHANNELS = TypeAdapter(list[Channel])
+_DASHBOARDS = TypeAdapter(list[Dashboard])
+_PULSES = TypeAdapter(list[Pulse])
 
 _PAGE = 500
 
@@ -414,6 +420,92 @@ class CardsAPI(_Manager):
     def query_adhoc(self, dataset_query: Mapping[str, Any]) -> QueryOutcome:
         """``POST /api/dataset``: run a query that is not saved."""
         return _outcome(self._t.request("POST", "/api/dataset", json_body=dict(dataset_query)))
+
+
+class DashboardsManager(_Manager):
+    """Dashboards: ``/api/dashboard``."""
+
+    def list(self, f: str = "all") -> list[Dashboard]:
+        """``GET /api/dashboard?f=all|mine|archived``: rows without dashcards.
+
+        ``archived`` lists only archived dashboards, the other filters only live ones.
+        """
+        return _DASHBOARDS.validate_python(
+            self._t.request("GET", "/api/dashboard", params={"f": f}) or []
+        )
+
+    def get(self, dashboard_id: int) -> Dashboard:
+        """``GET /api/dashboard/:id``: with dashcards (creation order, not layout) and tabs.
+
+        Dashcards of archived cards are hidden by Metabase but still stored.
+        """
+        return Dashboard.model_validate(self._t.request("GET", f"/api/dashboard/{dashboard_id}"))
+
+    def create(self, body: Mapping[str, Any]) -> Dashboard:
+        """``POST /api/dashboard``: metadata only (name, description, collection_id...).
+
+        Metabase drops ``dashcards``, ``tabs`` and ``width`` here: follow with :meth:`update`.
+        Never retried once sent: a lost answer would otherwise create the dashboard twice.
+        """
+        return Dashboard.model_validate(
+            self._t.request("POST", "/api/dashboard", json_body=dict(body))
+        )
+
+    def update(self, dashboard_id: int, body: Mapping[str, Any]) -> Dashboard:
+        """``PUT /api/dashboard/:id``: scalars patched; ``dashcards`` replaced, matched by id.
+
+        Omitted dashcards are deleted and negative or unknown ids created; a body with
+        ``dashcards`` but no ``tabs`` deletes every tab, so send ``"tabs"`` with it.
+        """
+        return Dashboard.model_validate(
+            self._t.request("PUT", f"/api/dashboard/{dashboard_id}", json_body=dict(body))
+        )
+
+    def archive(self, dashboard_id: int) -> Dashboard:
+        """``PUT /api/dashboard/:id {"archived": true}``: to the Trash; its subscriptions go."""
+        return self.update(dashboard_id, {"archived": True})
+
+    def delete(self, dashboard_id: int) -> None:
+        """``DELETE /api/dashboard/:id``: hard delete (204)."""
+        self._t.request("DELETE", f"/api/dashboard/{dashboard_id}")
+
+
+class PulsesManager(_Manager):
+    """Dashboard subscriptions: ``/api/pulse``."""
+
+    def list(self, dashboard_id: int | None = None, archived: bool = False) -> list[Pulse]:
+        """``GET /api/pulse?dashboard_id=&archived=``: live or (``archived``) archived ones."""
+        params: dict[str, Any] = {"archived": "true" if archived else "false"}
+        if dashboard_id is not None:
+            params["dashboard_id"] = dashboard_id
+        return _PULSES.validate_python(self._t.request("GET", "/api/pulse", params=params) or [])
+
+    def get(self, pulse_id: int) -> Pulse:
+        """``GET /api/pulse/:id``."""
+        return Pulse.model_validate(self._t.request("GET", f"/api/pulse/{pulse_id}"))
+
+    def create(self, body: Mapping[str, Any]) -> Pulse:
+        """``POST /api/pulse``: name, dashboard_id, cards (card and dashcard ids), channels.
+
+        Never retried once sent: a lost answer would otherwise subscribe people twice.
+        """
+        return Pulse.model_validate(self._t.request("POST", "/api/pulse", json_body=dict(body)))
+
+    def update(self, pulse_id: int, body: Mapping[str, Any]) -> Pulse:
+        """``PUT /api/pulse/:id``; ``cards`` and ``channels`` replace the stored ones.
+
+        Metabase resets ``archived`` and ``skip_if_empty`` to false when a body omits them, so
+        the caller must send both.
+        """
+        if "archived" not in body or "skip_if_empty" not in body:
+            raise ValueError("a pulse update must send archived and skip_if_empty explicitly")
+        return Pulse.model_validate(
+            self._t.request("PUT", f"/api/pulse/{pulse_id}", json_body=dict(body))
+        )
+
+    def archive(self, pulse_id: int, skip_if_empty: bool) -> Pulse:
+        """``PUT /api/pulse/:id {"archived": true}`` (there is no DELETE); channels disabled."""
+        return self.update(pulse_id, {"archived": True, "skip_if_empty": skip_if_empty})
 
 
 def _outcome(body: Any) -> QueryOutcome:

@@ -18,6 +18,7 @@ from metabase_guard.api.models import (
     Card,
     Channel,
     Collection,
+    Dashboard,
     Database,
     Notification,
     PermissionGroup,
@@ -56,6 +57,8 @@ class LiveState:
     slack_renames: Mapping[str, str] = field(default_factory=dict)  # stored name -> name now
     warnings: list[str] = field(default_factory=list)
     unreadable: frozenset[str] = frozenset()
+    #: live dashboards: the marked ones whole (dashcards, tabs), the others as list rows
+    dashboards: list[Dashboard] = field(default_factory=list)
     #: what collection copies hold (``GET /api/collection/:id/items``), by collection id
     collection_items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _alerts_index: tuple[tuple[int, int], dict[int, list[Notification]]] | None = field(
@@ -100,6 +103,15 @@ class LiveState:
                     index.setdefault(n.payload.card_id, []).append(n)
             self._alerts_index = (stamp, index)
         return list(self._alerts_index[1].get(card_id, ()))
+
+    def user_label(self, user_id: int | None) -> str:
+        """The e-mail of user ``user_id``, for messages (an API key has no listed user)."""
+        for user in self.users:
+            if user.id == user_id:
+                return user.email
+        if self.me.id == user_id:
+            return self.me.email
+        return f"user #{user_id} (an API key, or a deactivated user)"
 
     def cards_named(self, name: str) -> list[Card]:
         """Live cards called ``name``, in snapshot order (indexed once, like ``alerts_of``)."""
@@ -205,6 +217,7 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         "groups": guarded(lambda: client.groups.list(), [], "groups"),
         "webhooks": guarded(lambda: client.channels.list(), [], "webhook channels"),
         "form": guarded(lambda: client.server.form_input(), {}, "delivery channels"),
+        "dashboards": lambda: client.dashboards.list("all"),
     }
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {name: pool.submit(task) for name, task in tasks.items()}
@@ -244,6 +257,9 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         mbql5=client.uses_mbql5,
         warnings=sorted(warnings),
         unreadable=frozenset(unreadable),
+        # the list has no dashcards: only the managed dashboards are read whole, one GET each
+        dashboards=[client.dashboards.get(d.id) if managed_key(d.description) else d
+                    for d in results["dashboards"] if not d.archived],
     )
     # rare (only after two applies raced): a copy is archived only if it holds nothing but
     # what the plan moves out, dashboards included, which the card list cannot show

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from metabase_guard.errors import ConfigError
-from metabase_guard.reconcile.desired import DesiredCard
+from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.identity import compose_description, user_description
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from metabase_guard.errors import UnsafePlanError, redact
-from metabase_guard.reconcile.desired import DesiredAlert, DesiredCard
+
+if TYPE_CHECKING:
+    from metabase_guard.reconcile.alerts import DesiredAlert
+    from metabase_guard.reconcile.cards import DesiredCard
 
 __all__ = [
     "PLAN_FORMAT_VERSION",
@@ -21,13 +25,17 @@ __all__ = [
     "Plan",
     "Thresholds",
     "Unmanaged",
+    "field_changes",
 ]
 
 PLAN_FORMAT_VERSION = "1"
 
 Action = Literal["create", "update", "delete"]
-Kind = Literal["collection", "card", "alert"]
-_KIND_ORDER = {"collection": 0, "card": 1, "alert": 2}
+Kind = Literal["collection", "card", "alert", "dashboard", "subscription"]
+_KIND_ORDER = {"collection": 0, "card": 1, "alert": 2, "dashboard": 3, "subscription": 4}
+#: deletes after every create and update, dependants first (a card leaves its dashboards
+#: in the dashboard update, before it is archived)
+_DELETE_ORDER = {"subscription": 0, "dashboard": 1, "alert": 2, "card": 3, "collection": 4}
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,12 @@ class FieldChange:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"field": self.field, "old": _jsonable(self.old), "new": _jsonable(self.new)}
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any],
+                  names: Sequence[str]) -> list[FieldChange]:
+    """The fields among ``names`` whose value differs from ``old`` to ``new``, in that order."""
+    return [FieldChange(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n)]
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,8 @@ class Change:
     effects: tuple[str, ...] = ()
     card: DesiredCard | None = field(default=None, compare=False, repr=False)
     alert: DesiredAlert | None = field(default=None, compare=False, repr=False)
+    #: what apply writes for the other kinds (a dashboard's desired layout...)
+    payload: object = field(default=None, compare=False, repr=False)
     values: tuple[tuple[str, Any], ...] = ()
     #: a copy made by a concurrent apply (retired by any apply, outside the prune guard)
     duplicate: bool = False
@@ -72,7 +88,7 @@ class Change:
     def sort_key(self) -> tuple[int, int, str]:
         """Writes in a safe order: collections, cards, alerts; deletes of alerts before cards."""
         if self.action == "delete":
-            return (3 + {"alert": 0, "card": 1, "collection": 2}[self.kind], 0, self.address)
+            return (len(_KIND_ORDER) + _DELETE_ORDER[self.kind], 0, self.address)
         return (_KIND_ORDER[self.kind], 0 if self.action == "create" else 1, self.address)
 
     def to_dict(self) -> dict[str, Any]:

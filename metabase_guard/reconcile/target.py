@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Collection, Sequence
 
 from metabase_guard.errors import ConfigError
-from metabase_guard.reconcile.desired import DesiredCard
+from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.plan import Change, Plan
 
 __all__ = ["restrict"]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from metabase_guard.reconcile.diff import schedule_words
+from metabase_guard.reconcile.alerts import schedule_words
 from metabase_guard.reconcile.plan import Change
 
 __all__ = ["apply_summary", "fmt_field", "fmt_value", "past_tense", "shown", "sql_diff"]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metabase_guard.errors import ConfigError
-from metabase_guard.reconcile.desired import alert_view_of, card_view_of
+from metabase_guard.reconcile.alerts import alert_view_of
+from metabase_guard.reconcile.cards import card_view_of
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, FieldChange, Plan, Unmanaged
 from metabase_guard.render.common import fmt_field

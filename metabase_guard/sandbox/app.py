@@ -135,10 +135,18 @@ class Router:
 
 
 def _build_router() -> Router:
-    from metabase_guard.sandbox import cards, collections, misc, notifications, peers
+    from metabase_guard.sandbox import (
+        cards,
+        collections,
+        dashboards,
+        misc,
+        notifications,
+        peers,
+        pulses,
+    )
 
     router = Router()
-    for module in (misc, collections, cards, notifications, peers):
+    for module in (misc, collections, cards, notifications, dashboards, pulses, peers):
         module.register(router)
     return router
 

@@ -97,27 +97,7 @@ def card_json(
         # metabase/metabase src/metabase/api/common.clj (present-in-trash-if-archived-directly):
         # GET reports the Trash as the collection of a directly archived card.
         out["collection_id"] = store.trash_id
-    coll = store.get("collections", out["collection_id"])
-    if coll is None:
-        out["collection"] = root_json()
-    else:
-        out["collection"] = {
-            k: coll[k]
-            for k in (
-                "id",
-                "name",
-                "slug",
-                "location",
-                "entity_id",
-                "personal_owner_id",
-                "authority_level",
-                "type",
-                "archived",
-                "description",
-                "namespace",
-            )
-        }
-        out["collection"]["is_personal"] = store.personal_owner(coll) is not None
+    out["collection"] = collection_summary(store, out["collection_id"])
     out["creator"] = store.user_summary(store.get("users", card["creator_id"]))
     writable = card_readable(store, card, user)
     out.update(
@@ -138,6 +118,31 @@ def card_json(
             "last-edit-info": {"id": card["creator_id"], "timestamp": card["updated_at"]},
         }
     )
+    return out
+
+
+def collection_summary(store: Store, coll_id: int | None) -> Row:
+    """The ``collection`` hydrated on a card or dashboard (the root when ``coll_id`` is null)."""
+    coll = store.get("collections", coll_id)
+    if coll is None:
+        return root_json()
+    out = {
+        k: coll[k]
+        for k in (
+            "id",
+            "name",
+            "slug",
+            "location",
+            "entity_id",
+            "personal_owner_id",
+            "authority_level",
+            "type",
+            "archived",
+            "description",
+            "namespace",
+        )
+    }
+    out["is_personal"] = store.personal_owner(coll) is not None
     return out
 
 
@@ -177,7 +182,8 @@ def _validate_common(errors: Errors, body: dict[str, Any], *, create: bool) -> N
         field(errors, body, "collection_preview", check_bool)
 
 
-def _target_collection(store: Store, user: Row, coll_id: Any) -> Row | None:
+def target_collection(store: Store, user: Row, coll_id: Any) -> Row | None:
+    """The collection a card or dashboard is saved into (``None`` = root), write-checked."""
     if coll_id is None:
         if not store.collection_writable(None, user):
             raise forbidden()
@@ -229,7 +235,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
     errors = Errors()
     _validate_common(errors, body, create=True)
     errors.raise_if_any()
-    coll = _target_collection(store, user, body.get("collection_id"))
+    coll = target_collection(store, user, body.get("collection_id"))
     query = queries.normalize_query(body["dataset_query"], sb.major)
     db_id = _query_database(store, query)
     stamp = now_iso()
@@ -385,7 +391,7 @@ def update_card(sb: Sandbox, req: Request) -> Reply:
         # collection_id sent in the same body and marks the card archived_directly.
         changes.pop("collection_id", None)
     if "collection_id" in changes:
-        coll = _target_collection(store, user, changes["collection_id"])
+        coll = target_collection(store, user, changes["collection_id"])
         changes["collection_id"] = coll["id"] if coll else None
     old = copy.deepcopy(card)
     if "dataset_query" in changes:
@@ -434,12 +440,14 @@ def _alerts_must_go(old: Row, new: Row) -> bool:
 
 
 def delete_card(sb: Sandbox, req: Request) -> Reply:
-    """``DELETE /api/card/:id``: hard delete (204); its notifications go with it."""
+    """``DELETE /api/card/:id``: hard delete (204); its notifications and dashcards go with it."""
+    from metabase_guard.sandbox.dashboards import delete_card_dashcards
     from metabase_guard.sandbox.notifications import delete_card_notifications
 
     store, user = sb.store, _user(req)
     card = _readable_card(store, req.id_param(), user)
     delete_card_notifications(store, card, user, reason=None, include_inactive=True)
+    delete_card_dashcards(store, card["id"])
     store.delete("cards", card["id"])
     return no_content()
 

@@ -33,6 +33,12 @@ TABLES = (
     "subscriptions",
     "handlers",
     "recipients",
+    "dashboards",
+    "dashcards",
+    "dashboard_tabs",
+    "pulses",
+    "pulse_cards",
+    "pulse_channels",
 )
 
 
@@ -84,6 +90,7 @@ class Store:
         self.send_log: list[dict[str, Any]] = []
         self.rng = random.Random(rng_seed)
         self.trash_id = 0
+        self._batches = 0
         # Per-column indexes for ``rows_where``, kept up to date by insert and delete.
         self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[Row]]]] = {}
 
@@ -137,6 +144,11 @@ class Store:
             cached = (0, index)
             self._indexes[(table, column)] = cached
         return list(cached[1].get(value, ()))
+
+    def next_batch(self) -> int:
+        """A new write-batch number: rows written by one request share it, like a timestamp."""
+        self._batches += 1
+        return self._batches
 
     def all(self, table: str) -> list[Row]:
         """Rows of ``table`` in insertion (id) order."""

@@ -1,5 +1,6 @@
-"""Declarations: YAML health-check questions, goals and alerts, their models and schedules."""
+"""Declarations: YAML questions, goals, alerts and dashboards; models, schedules, layout."""
 
+from metabase_guard.spec.layout import Placement, layout
 from metabase_guard.spec.loader import (
     Declarations,
     Location,
@@ -10,29 +11,52 @@ from metabase_guard.spec.loader import (
 )
 from metabase_guard.spec.models import (
     Alert,
+    Dashboard,
+    DashboardItem,
     DeclarationFile,
     Goal,
+    HeadingItem,
     Question,
+    QuestionItem,
     Schedule,
+    Subscription,
+    TextItem,
     semantic_problems,
 )
-from metabase_guard.spec.schedule import canonical_cron, describe, schedule_from_cron, to_cron
+from metabase_guard.spec.schedule import (
+    canonical_cron,
+    describe,
+    pulse_schedule,
+    schedule_from_cron,
+    schedule_from_pulse,
+    to_cron,
+)
 
 __all__ = [
     "Alert",
+    "Dashboard",
+    "DashboardItem",
     "DeclarationFile",
     "Declarations",
     "Goal",
+    "HeadingItem",
     "Location",
+    "Placement",
     "Question",
+    "QuestionItem",
     "Schedule",
+    "Subscription",
+    "TextItem",
     "canonical_cron",
     "describe",
     "discover",
     "json_schema",
+    "layout",
     "load_declarations",
     "load_text",
+    "pulse_schedule",
     "schedule_from_cron",
+    "schedule_from_pulse",
     "semantic_problems",
     "to_cron",
 ]

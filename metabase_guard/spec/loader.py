@@ -1,9 +1,11 @@
 """Read declaration files: YAML with a line for every problem, all problems of a run at once.
 
 A declaration file is a YAML mapping with ``questions`` (a list of
-:class:`~metabase_guard.spec.models.Question`), ``tests`` (offline alert tests, kept raw here),
-or both. :func:`load_declarations` reads every file, validates every question, checks the rules
-that span fields and files (goal alerts, recipients, unique keys), and raises one
+:class:`~metabase_guard.spec.models.Question`), ``dashboards`` (a list of
+:class:`~metabase_guard.spec.models.Dashboard`), ``tests`` (offline alert tests, kept raw
+here), or several of them. :func:`load_declarations` reads every file, validates every question
+and dashboard, checks the rules that span fields and files (goal alerts, recipients, unique
+keys, the questions a dashboard names), and raises one
 :class:`~metabase_guard.errors.DeclarationError` carrying every
 :class:`~metabase_guard.errors.Problem` found, each with file, line and a dotted field path.
 """
@@ -23,16 +25,23 @@ from yaml.nodes import Node
 from metabase_guard.errors import DeclarationError, Problem
 from metabase_guard.spec import yamlio
 from metabase_guard.spec.models import (
+    ITEM_TAGS,
     SCHEDULE_TAGS,
     Alert,
     CronSchedule,
     DailySchedule,
+    Dashboard,
     DeclarationFile,
     Goal,
+    HeadingItem,
     HourlySchedule,
     MonthlySchedule,
     Question,
+    QuestionItem,
+    Subscription,
+    TextItem,
     WeeklySchedule,
+    dashboard_problems,
     semantic_problems,
     suggest,
 )
@@ -48,7 +57,7 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
-_TOP_KEYS = ("questions", "tests", "moved")
+_TOP_KEYS = ("questions", "dashboards", "tests", "moved")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -75,7 +84,10 @@ class Declarations:
     """Each file's raw ``tests`` section (a list), with the file; see :meth:`locate_in`."""
     moves: list[tuple[str, str]] = field(default_factory=list)
     """``moved:`` renames, as (old key, new key): the card of the old key takes the new one."""
+    dashboards: list[Dashboard] = field(default_factory=list)
+    """Valid dashboards, in file order; every question they name is declared."""
     _questions: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
+    _dashboards: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
     _roots: dict[str, Node | None] = field(default_factory=dict, repr=False)
 
     def by_key(self) -> dict[str, Question]:
@@ -90,6 +102,21 @@ class Declarations:
         the nearest enclosing element is given. Raises :class:`KeyError` for an unknown key.
         """
         filename, node = self._questions[key]
+        line, _ = yamlio.locate(node, _parse_path(field))
+        return Location(filename, line)
+
+    def dashboards_by_key(self) -> dict[str, Dashboard]:
+        """The dashboards by key (a namespace of its own: a question may share a key)."""
+        return {dashboard.key: dashboard for dashboard in self.dashboards}
+
+    def locate_dashboard(self, key: str, field: str = "") -> Location:
+        """Where dashboard ``key``, or a field below it, is declared.
+
+        ``field`` is a path relative to the dashboard, as ``"cards[2]"``, ``"cards[1].size"``
+        or ``"subscriptions[1].slack[0]"``; a missing field gives the line of the nearest
+        enclosing element, as :meth:`locate` does. Raises :class:`KeyError` for an unknown key.
+        """
+        filename, node = self._dashboards[key]
         line, _ = yamlio.locate(node, _parse_path(field))
         return Location(filename, line)
 
@@ -163,6 +190,11 @@ class _Reader:
         self.problems: list[Problem] = []
         self._keys: dict[str, Location] = {}
         self._moves: list[tuple[str, str, Location]] = []
+        self._dashboard_keys: dict[str, Location] = {}
+        # The question keys each dashboard names (read from the YAML, so that an invalid
+        # dashboard is checked too), with where they are, checked against every file's keys.
+        self._named: list[tuple[str, list[tuple[int, str]], str, Node, tuple[str | int, ...]]]
+        self._named = []
 
     def read_bytes(self, data: bytes, filename: str) -> None:
         try:
@@ -212,12 +244,13 @@ class _Reader:
                 filename,
                 root,
                 (),
-                f"the top level must be a mapping with 'questions' and/or 'tests', not "
+                f"the top level must be a mapping with 'questions', 'dashboards' and/or "
+                f"'tests', not "
                 f"{_kind(data)}",
             )
             return
         if not data:
-            self._problem(filename, root, (), "expected 'questions' and/or 'tests'")
+            self._problem(filename, root, (), "expected 'questions', 'dashboards' and/or 'tests'")
         for key in data:
             if key not in _TOP_KEYS:
                 self._problem(
@@ -242,6 +275,10 @@ class _Reader:
         if isinstance(questions, list):
             for index, item in enumerate(questions):
                 self._read_question(filename, root, index, item)
+        dashboards = data.get("dashboards")
+        if isinstance(dashboards, list):
+            for index, item in enumerate(dashboards):
+                self._read_dashboard(filename, root, index, item)
 
     def _read_move(self, filename: str, root: Node, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("moved", index)
@@ -262,7 +299,19 @@ class _Reader:
         self._moves.append((item["from"], item["to"], Location(filename, line)))
 
     def finish(self) -> None:
-        """Checks across files: a move goes from an undeclared key to a declared one."""
+        """Checks across files: moves, and the questions that dashboards name."""
+        self._finish_moves()
+        for prefix, named, filename, root, base in self._named:
+            for index, key in named:
+                if key not in self._keys:
+                    self._problem(filename, root, (*base, "cards", index),
+                                  f"{prefix}{key!r} is not the key of a declared question"
+                                  f"{_declared_hint(key, self._keys)}")
+        # Problems in line order per file, files in the order they were read.
+        rank = {name: n for n, name in enumerate(self.declarations.files)}
+        self.problems.sort(key=lambda p: (rank.get(p.file, -1), -1 if p.line is None else p.line))
+
+    def _finish_moves(self) -> None:
         sources: dict[str, Location] = {}
         for old, new, where in self._moves:
             problem = ""
@@ -279,52 +328,117 @@ class _Reader:
             sources[old] = where
             self.declarations.moves.append((old, new))
 
-    def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
-        base: tuple[str | int, ...] = ("questions", index)
+    def _claim_key(self, filename: str, root: Node, base: tuple[str | int, ...], item: Any,
+                   keys: dict[str, Location], kind: str) -> str | None:
+        """The item's key, when it is a string; a key seen before is a located problem."""
         key = item.get("key") if isinstance(item, dict) else None
-        key = key if isinstance(key, str) else None
-        prefix = f"question {key!r}: " if key else ""
-        if key is not None:
-            line, _ = yamlio.locate(root, (*base, "key"))
-            here = Location(filename, line)
-            first = self._keys.get(key)
-            if first is None:
-                self._keys[key] = here
-            else:
-                self._problem(
-                    filename,
-                    root,
-                    (*base, "key"),
-                    f"duplicate question key {key!r}: already declared at {first}",
-                )
+        if not isinstance(key, str):
+            return None
+        line, _ = yamlio.locate(root, (*base, "key"))
+        first = keys.get(key)
+        if first is None:
+            keys[key] = Location(filename, line)
+        else:
+            self._problem(filename, root, (*base, "key"),
+                          f"duplicate {kind} key {key!r}: already declared at {first}")
+        return key
+
+    def _validated(self, filename: str, root: Node, base: tuple[str | int, ...], item: Any,
+                   model: type[BaseModel], keys: dict[str, Location]
+                   ) -> tuple[BaseModel | None, str]:
+        """The item as ``model`` (None when invalid: its problems are recorded), and its prefix.
+
+        The prefix starts each message about the item, as ``question 'k': ``.
+        """
+        kind = str(base[0]).removesuffix("s")
+        key = self._claim_key(filename, root, base, item, keys, kind)
+        prefix = f"{kind} {key!r}: " if key else ""
         try:
-            question = Question.model_validate(item)
+            return model.model_validate(item), prefix
         except ValidationError as exc:
             for error in exc.errors():
                 path = (*base, *_clean_loc(error))
-                self._problem(filename, root, path, prefix + _message(error, path))
+                message = prefix + _message(error, path, base)
+                self._problem(filename, root, _bare_item_path(item, base, path), message)
+            return None, prefix
+
+    def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
+        base: tuple[str | int, ...] = ("questions", index)
+        question, prefix = self._validated(filename, root, base, item, Question, self._keys)
+        if not isinstance(question, Question):
             return
-        for sub, message in (*semantic_problems(question), *_email_case_problems(question)):
+        for sub, message in (*semantic_problems(question),
+                             *_email_case_problems(question.alerts)):
             self._problem(filename, root, (*base, *sub), prefix + message)
         node = yamlio.node_at(root, base)
-        if key is not None and node is not None and key not in self.declarations._questions:
-            self.declarations._questions[key] = (filename, node)
+        if node is not None and question.key not in self.declarations._questions:
+            self.declarations._questions[question.key] = (filename, node)
         self.declarations.questions.append(question)
 
+    def _read_dashboard(self, filename: str, root: Node, index: int, item: Any) -> None:
+        base: tuple[str | int, ...] = ("dashboards", index)
+        dashboard, prefix = self._validated(filename, root, base, item, Dashboard,
+                                            self._dashboard_keys)
+        self._named.append((prefix, _named_questions(item), filename, root, base))
+        if not isinstance(dashboard, Dashboard):
+            return
+        problems = [*dashboard_problems(dashboard),
+                    *_email_case_problems(dashboard.subscriptions, "subscriptions")]
+        for sub, message in problems:
+            self._problem(filename, root, (*base, *sub), prefix + message)
+        node = yamlio.node_at(root, base)
+        if node is not None:
+            self.declarations._dashboards.setdefault(dashboard.key, (filename, node))
+        self.declarations.dashboards.append(dashboard)
 
-def _email_case_problems(question: Question) -> list[tuple[tuple[str | int, ...], str]]:
+
+def _named_questions(item: Any) -> list[tuple[int, str]]:
+    """(index, key) of the items of a raw dashboard that name a question by a valid key."""
+    cards = item.get("cards") if isinstance(item, dict) else None
+    out: list[tuple[int, str]] = []
+    for index, card in enumerate(cards if isinstance(cards, list) else []):
+        key = card.get("question") if isinstance(card, dict) else card
+        if isinstance(key, str) and _SLUG.fullmatch(key):
+            out.append((index, key))
+    return out
+
+
+def _declared_hint(key: str, declared: dict[str, Location]) -> str:
+    """``; did you mean 'x'?`` and the declared keys (the first 20), for an unknown key."""
+    names = sorted(declared)
+    if not names:
+        return "; no question is declared"
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return f"{suggest(key, names)}; declared questions: {shown}"
+
+
+def _bare_item_path(item: Any, base: tuple[str | int, ...],
+                    path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """A problem of a bare question key in ``cards`` is the item itself, not a field of it."""
+    cards = item.get("cards") if isinstance(item, dict) else None
+    rest = path[len(base):]
+    if (isinstance(cards, list) and len(rest) > 2 and rest[0] == "cards"
+            and isinstance(rest[1], int) and 0 <= rest[1] < len(cards)
+            and isinstance(cards[rest[1]], str)):
+        return (*base, "cards", rest[1])
+    return path
+
+
+def _email_case_problems(
+    senders: Sequence[Alert | Subscription], field: str = "alerts"
+) -> list[tuple[tuple[str | int, ...], str]]:
     """E-mail addresses listed twice in different case: the same rule as exact duplicates.
 
     Metabase keeps e-mail recipients as typed, but mail servers treat the address as one
     mailbox, so ``A@x.org`` and ``a@x.org`` would be one person mailed twice.
     """
     out: list[tuple[tuple[str | int, ...], str]] = []
-    for a, alert in enumerate(question.alerts):
+    for a, sender in enumerate(senders):
         seen: dict[str, str] = {}
-        for i, address in enumerate(alert.email):
+        for i, address in enumerate(sender.email):
             first = seen.setdefault(address.lower(), address)
             if first != address:
-                out.append((("alerts", a, "email", i),
+                out.append(((field, a, "email", i),
                             f"{address!r} is listed twice (as {first!r}: e-mail addresses are "
                             "compared without case)"))
     return out
@@ -351,15 +465,22 @@ def _clean_loc(error: ErrorDetails) -> tuple[str | int, ...]:
         if loc[i] == "schedule" and loc[i + 1] in SCHEDULE_TAGS:
             del loc[i + 1]
             break
+    # ... and the one after a dashboard item's index (question, heading or text).
+    loc = [element for element in loc if element not in ITEM_TAGS]
     ctx = error.get("ctx") or {}
     return (*loc, *ctx.get("subloc", ()))
 
 
 # The model expected at a location, named by the last field name before it.
-_MODELS: dict[str, type[BaseModel]] = {
-    "questions": Question,
-    "alerts": Alert,
-    "goal": Goal,
+_MODELS: dict[str, tuple[type[BaseModel], str]] = {
+    "questions": (Question, "a question"),
+    "alerts": (Alert, "an alert"),
+    "goal": (Goal, "the goal"),
+    "dashboards": (Dashboard, "a dashboard"),
+    "subscriptions": (Subscription, "a subscription"),
+    "QuestionItem": (QuestionItem, "a question item"),
+    "HeadingItem": (HeadingItem, "a heading"),
+    "TextItem": (TextItem, "a text item"),
 }
 _SCHEDULE_FORMS: dict[str, tuple[type[BaseModel], str]] = {
     "hour": (HourlySchedule, "an hourly schedule {every: hour}"),
@@ -377,8 +498,8 @@ def _unknown_field(name: Any, allowed: Sequence[str], where: str) -> str:
     return f"unknown field {name!r} in {where}{hint}"
 
 
-def _extra_message(error: ErrorDetails) -> str:
-    loc = error["loc"]
+def _extra_message(error: ErrorDetails, base: tuple[str | int, ...]) -> str:
+    loc = (*base, *error["loc"])
     name = loc[-1]
     parent = [element for element in loc[:-1] if isinstance(element, str)]
     if len(parent) >= 2 and parent[-2] == "schedule" and parent[-1] in _SCHEDULE_FORMS:
@@ -389,10 +510,7 @@ def _extra_message(error: ErrorDetails) -> str:
             return f"{name!r} does not apply to {label}; allowed: {', '.join(allowed)}"
         return _unknown_field(name, allowed, label)
     context = str(parent[-1]) if parent else "questions"
-    model = _MODELS.get(context, Question)
-    label = {"questions": "a question", "alerts": "an alert", "goal": "the goal"}.get(
-        context, "a question"
-    )
+    model, label = _MODELS.get(context, _MODELS["questions"])
     return _unknown_field(name, list(model.model_fields), label)
 
 
@@ -408,13 +526,14 @@ _KINDS = {
 }
 
 
-def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
+def _message(error: ErrorDetails, path: tuple[str | int, ...],
+             base: tuple[str | int, ...] = ()) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "missing":
         return f"required field {path[-1]!r} is missing"
     if kind == "extra_forbidden":
-        return _extra_message(error)
+        return _extra_message(error, base)
     if kind in _KINDS:
         return f"expected {_KINDS[kind]}, got {_kind(value)}"
     if kind == "literal_error":

@@ -35,7 +35,9 @@ __all__ = [
     "ordinal",
     "parse_month_day",
     "parse_time",
+    "pulse_schedule",
     "schedule_from_cron",
+    "schedule_from_pulse",
     "to_cron",
 ]
 
@@ -418,3 +420,75 @@ def describe(expr: str, timezone: str | None = None) -> str:
     on = shape["on"]
     day = {"first": "first day", "last": "last day"}.get(on, on)
     return f"on the {day} of every month at {at}{zone}"
+
+
+# --- dashboard subscriptions (pulse channels) --------------------------------------------------
+
+# Metabase's pulse channels say a schedule in four fields, not cron: schedule_type
+# hourly|daily|weekly|monthly, schedule_hour 0-23, schedule_day mon..sun, schedule_frame
+# first|mid|last, and a monthly "mid" is the 15th (metabase/metabase
+# src/metabase/pulse/models/pulse_channel.clj valid-schedule?, src/metabase/util/cron.clj
+# frame->cron).
+_PULSE_TYPES = {"hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly"}
+_PULSE_FRAMES = {"first": "first", "15th": "mid", "last": "last"}
+
+
+def pulse_schedule(schedule: object) -> dict[str, Any]:
+    """The pulse channel schedule fields of a subscription schedule.
+
+    ``{every: week, on: monday, at: "08:00"}`` ->
+    ``{"schedule_type": "weekly", "schedule_hour": 8, "schedule_day": "mon",
+    "schedule_frame": None}``; the fields that do not apply are ``None``, as Metabase stores
+    them. Raises :class:`ValueError` for a form subscriptions do not have (cron, minutes, a
+    monthly day other than first, 15th or last).
+    """
+    every = _field(schedule, "every")
+    if every not in _PULSE_TYPES:
+        raise ValueError("a subscription schedule is hourly, daily, weekly or monthly")
+    out: dict[str, Any] = {"schedule_type": _PULSE_TYPES[every], "schedule_hour": None,
+                           "schedule_day": None, "schedule_frame": None}
+    if every == "hour":
+        if _field(schedule, "minute") not in (None, 0):
+            raise ValueError("hourly subscriptions send on the hour")
+        return out
+    hour, minute = parse_time(_field(schedule, "at"))
+    if minute:
+        raise ValueError("subscriptions send at whole hours")
+    out["schedule_hour"] = hour
+    on = _field(schedule, "on")
+    if every == "week":
+        out["schedule_day"] = _DAY_ABBR[on].lower()
+    elif every == "month":
+        if on not in _PULSE_FRAMES:
+            raise ValueError("monthly subscriptions send on the first, the 15th or the last day")
+        out["schedule_frame"] = _PULSE_FRAMES[on]
+    return out
+
+
+def schedule_from_pulse(channel: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The declaration schedule of a pulse channel (for ``import``), or None without one.
+
+    The inverse of :func:`pulse_schedule`. A monthly channel on a weekday (``first`` Monday)
+    has no declaration form and gives None.
+    """
+    kind = channel.get("schedule_type")
+    every = next((e for e, t in _PULSE_TYPES.items() if t == kind), None)
+    if every is None:
+        return None
+    if every == "hour":
+        return {"every": "hour"}
+    hour = channel.get("schedule_hour")
+    if not isinstance(hour, int) or not 0 <= hour <= 23:
+        return None
+    at = format_time(hour, 0)
+    if every == "day":
+        return {"every": "day", "at": at}
+    day = channel.get("schedule_day")
+    if every == "week":
+        name = _ABBR_DAY.get(str(day).upper())
+        return None if name is None else {"every": "week", "on": name, "at": at}
+    frame = channel.get("schedule_frame")
+    on = next((o for o, f in _PULSE_FRAMES.items() if f == frame), None)
+    if on is None or day is not None:
+        return None
+    return {"every": "month", "on": on, "at": at}

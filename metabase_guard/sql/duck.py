@@ -79,9 +79,29 @@ def _freeze(now: datetime) -> Any:
             return exp.cast(exp.Literal.string(stamp[:10]), exp.DataType.Type.DATE)
         if isinstance(node, (exp.CurrentTime, exp.Localtime)):
             return exp.cast(exp.Literal.string(stamp[11:]), exp.DataType.Type.TIME)
+        if isinstance(node, exp.Interval):
+            return _interval(node)
         return node
 
     return replace
+
+
+def _interval(node: exp.Interval) -> exp.Expr:
+    """``INTERVAL '3' unit`` as the one string ``INTERVAL '3 unit'``, which DuckDB reads itself.
+
+    sqlglot splits Postgres's ``interval '3 weeks'`` into a value and a unit and writes the unit
+    as a bare word; DuckDB then takes a unit it does not know (``lightyears``, or Postgres's
+    ``mons``) as a column alias and subtracts three *seconds*: a wrong answer, not an error. Its
+    interval string parser knows Postgres's units and abbreviations and rejects the rest.
+    """
+    unit = node.args.get("unit")
+    value = node.this
+    if isinstance(unit, exp.Var) and isinstance(value, exp.Literal):
+        return exp.Interval(this=exp.Literal.string(f"{value.this} {unit.name}"))
+    if unit is not None and not isinstance(value, exp.Literal):
+        # a computed amount keeps its unit; parentheses make DuckDB refuse an unknown one
+        return exp.Paren(this=node)
+    return node
 
 
 def _function_name(node: exp.Expr, dialect: str) -> str:

@@ -230,7 +230,7 @@ def test_a_failed_login_is_tried_once(httpserver: HTTPServer) -> None:
 
 
 def test_a_timed_out_create_is_waited_for_not_sent_twice(monkeypatch: pytest.MonkeyPatch) -> None:
-    from metabase_guard.reconcile import apply as apply_module
+    from metabase_guard.reconcile import writes as apply_module
 
     monkeypatch.setattr(apply_module, "SETTLE_WAITS", (0.0, 0.0, 0.0))
     sent: list[int] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from metabase_guard.sandbox import Sandbox
 from metabase_guard.sandbox.server import SandboxServer, serve
@@ -165,3 +166,94 @@ def test_the_judge_fails_on_an_answer_metabase_would_never_give(
                           text=True, timeout=120, check=False)
     assert done.returncode != 0
     assert "payload_id" in done.stderr and "zod" in done.stderr
+
+
+def _raw(mb: Mb, path: str) -> Any:
+    response = requests.get(mb.server.url + path, headers={"x-api-key": mb.server.api_key},
+                            timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+HEADING = {"virtual_card": {"name": None, "display": "heading", "visualization_settings": {},
+                            "dataset_query": {}, "archived": False},
+           "text": "Weekly pushes", "dashboard.background": False}
+
+
+def test_metabase_cli_reads_and_edits_dashboards_and_subscriptions(mb: Mb) -> None:
+    mb("auth", "login", "--url", mb.server.url)
+    card = mb("card", "create", body={
+        "name": "Weekly pushes", "display": "line", "visualization_settings": {},
+        "dataset_query": _native("SELECT 7 AS n")})
+
+    # create is POST then PUT inside mb: the dashcards must land
+    dash = mb("dashboard", "create", body={
+        "name": "Recommender health", "description": "Key metrics",
+        "dashcards": [
+            {"id": -1, "card_id": None, "row": 0, "col": 0, "size_x": 24, "size_y": 1,
+             "visualization_settings": HEADING},
+            {"id": -2, "card_id": card["id"], "row": 1, "col": 0, "size_x": 12, "size_y": 6},
+        ]})
+    dash_id = str(dash["id"])
+    raw = _raw(mb, f"/api/dashboard/{dash_id}")
+    assert sorted((dc["row"], dc["card_id"]) for dc in raw["dashcards"]) == [
+        (0, None), (1, card["id"])]
+    assert raw["tabs"] == [] and raw["width"] == "fixed"
+
+    assert mb("dashboard", "get", dash_id)["name"] == "Recommender health"
+    cells = mb("dashboard", "cards", dash_id)["data"]
+    assert sorted(c["id"] for c in cells) == sorted(dc["id"] for dc in raw["dashcards"])
+    assert [d["id"] for d in mb("dashboard", "list")["data"]] == [dash["id"]]
+
+    assert mb("dashboard", "update", dash_id, body={"name": "Renamed"})["name"] == "Renamed"
+    assert _raw(mb, f"/api/dashboard/{dash_id}")["name"] == "Renamed"
+
+    chart = next(dc for dc in raw["dashcards"] if dc["card_id"] == card["id"])
+    moved = mb("dashboard", "update-dashcard", dash_id, str(chart["id"]),
+               body={"row": 3, "size_x": 24})
+    assert (moved["id"], moved["row"], moved["size_x"]) == (chart["id"], 3, 24)
+    after = _raw(mb, f"/api/dashboard/{dash_id}")["dashcards"]
+    assert sorted(dc["id"] for dc in after) == sorted(dc["id"] for dc in raw["dashcards"])
+
+    sub = mb("subscription", "create", body={
+        "name": "Renamed", "dashboard_id": dash["id"],
+        "cards": [{"id": card["id"], "dashboard_card_id": chart["id"], "include_csv": False,
+                   "include_xls": False}],
+        "channels": [{"channel_type": "email", "schedule_type": "weekly", "schedule_day": "mon",
+                      "schedule_hour": 8, "recipients": [{"email": "pm@example.com"}]}]})
+    sub_id = str(sub["id"])
+    listed = mb("subscription", "list", "--dashboard-id", dash_id)["data"]
+    assert [s["id"] for s in listed] == [sub["id"]]
+    mb("subscription", "update", sub_id, body={"skip_if_empty": True})
+    assert _raw(mb, f"/api/pulse/{sub_id}")["skip_if_empty"] is True
+    assert mb("subscription", "archive", sub_id)["archived"] is True
+    stored = _raw(mb, f"/api/pulse/{sub_id}")
+    # mb carries skip_if_empty forward, so the archive does not reset it
+    assert stored["archived"] is True and stored["skip_if_empty"] is True
+    assert [c["enabled"] for c in stored["channels"]] == [False]
+
+    assert mb("dashboard", "archive", dash_id)["archived"] is True
+    assert [d["id"] for d in _raw(mb, "/api/dashboard?f=archived")] == [dash["id"]]
+    assert mb("dashboard", "list", "--filter", "archived")["data"][0]["id"] == dash["id"]
+
+
+def test_the_judge_fails_on_a_dashboard_metabase_would_never_give(
+        mb: Mb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metabase_guard.sandbox import dashboards
+
+    mb("auth", "login", "--url", mb.server.url)
+    dash = mb("dashboard", "create", body={"name": "Judge"})
+    assert mb("dashboard", "get", str(dash["id"]))["name"] == "Judge"
+
+    render = dashboards.dashboard_json
+
+    def without_width(*args: Any, **kwargs: Any) -> Any:
+        out = render(*args, **kwargs)
+        out.pop("width", None)
+        return out
+
+    monkeypatch.setattr(dashboards, "dashboard_json", without_width)
+    done = subprocess.run([str(MB), "dashboard", "get", str(dash["id"]), "--json"], env=mb.env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "width" in done.stderr and "zod" in done.stderr

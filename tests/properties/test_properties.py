@@ -220,6 +220,6 @@ def test_apply_then_plan_is_empty_and_edits_converge(first: str, second: str) ->
                 # the views read back equal the declared ones, field by field
                 managed = again.live.managed_cards()
                 for item in again.desired:
-                    from metabase_guard.reconcile.desired import card_view_of
+                    from metabase_guard.reconcile.cards import card_view_of
 
                     assert card_view_of(managed[item.key], again.live) == item.view

@@ -9,7 +9,7 @@ import pytest
 
 from metabase_guard.errors import UnsafePlanError
 from metabase_guard.evaluation import format_number
-from metabase_guard.reconcile.diff import card_change_deletes_alerts
+from metabase_guard.reconcile.cards import card_change_deletes_alerts
 from metabase_guard.reconcile.identity import (
     compose_description,
     managed_key,
@@ -218,7 +218,7 @@ def _notification(handlers: list[dict[str, object]], **payload: object) -> objec
 
 def test_a_live_alert_is_read_back_in_names() -> None:
     from metabase_guard.api.models import Channel
-    from metabase_guard.reconcile.desired import alert_view_of
+    from metabase_guard.reconcile.alerts import alert_view_of
 
     live = live_state()
     live.webhooks.append(Channel(id=9, name="opsgenie"))
@@ -255,7 +255,7 @@ def test_a_live_alert_is_read_back_in_names() -> None:
 
 def test_a_live_alert_without_payload_or_valid_cron() -> None:
     from metabase_guard.api.models import Notification
-    from metabase_guard.reconcile.desired import alert_view_of
+    from metabase_guard.reconcile.alerts import alert_view_of
 
     raw = Notification.model_validate({
         "id": 41, "payload_type": "notification/card", "active": True, "creator_id": 1,
@@ -277,7 +277,7 @@ def test_a_live_alert_without_payload_or_valid_cron() -> None:
      ("area", "bar", False), ("progress", "progress", False), ("line", "scalar", True)],
 )
 def test_display_families(old: str, new: str, kills: bool) -> None:
-    from metabase_guard.reconcile.desired import display_family
+    from metabase_guard.reconcile.cards import display_family
 
     assert (card_change_deletes_alerts(old, new, {}, {}) is not None) is kills
     assert display_family("bar") == display_family("line") != display_family("table")
@@ -333,7 +333,7 @@ def test_the_goal_label_counts_only_with_a_goal() -> None:
 
 def test_a_live_card_is_read_back_in_names() -> None:
     from metabase_guard.api.models import Card
-    from metabase_guard.reconcile.desired import card_view_of
+    from metabase_guard.reconcile.cards import card_view_of
 
     live = live_state()
 

@@ -17,11 +17,12 @@ from metabase_guard.api.models import (
     parse_version,
 )
 from metabase_guard.errors import ResolveError, UnsafePlanError
-from metabase_guard.reconcile.desired import Defaults, resolve
-from metabase_guard.reconcile.diff import make_plan
+from metabase_guard.reconcile.cards import resolve
 from metabase_guard.reconcile.identity import compose_description, managed_key
+from metabase_guard.reconcile.kind import Defaults
 from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Thresholds
+from metabase_guard.reconcile.walk import make_plan
 from metabase_guard.spec.loader import load_text
 
 ME = User(id=2, email="api-key-user-x@api-key.invalid", first_name="guard", is_superuser=True)

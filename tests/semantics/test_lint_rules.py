@@ -17,8 +17,8 @@ from metabase_guard.lint import (
     sql_shape,
     strict,
 )
-from metabase_guard.reconcile.desired import resolve
-from metabase_guard.reconcile.diff import make_plan
+from metabase_guard.reconcile.cards import resolve
+from metabase_guard.reconcile.walk import make_plan
 from metabase_guard.spec.loader import Declarations, load_text
 from tests.reconcile.test_plan_pure import live_state, managed_alert, managed_card
 

@@ -226,7 +226,8 @@ def test_empty_file(tmp_path: Path, text: str) -> None:
 def test_top_level_must_be_a_mapping(tmp_path: Path, text: str, kind: str) -> None:
     p = only(problems_of(tmp_path, text))
     assert p.line == 1
-    assert f"must be a mapping with 'questions' and/or 'tests', not {kind}" in p.message
+    expected = f"must be a mapping with 'questions', 'dashboards' and/or 'tests', not {kind}"
+    assert expected in p.message
 
 
 def test_top_level_unknown_key_and_wrong_section_types(tmp_path: Path) -> None:

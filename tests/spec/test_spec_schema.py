@@ -33,13 +33,13 @@ def test_schema_header() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "metabase-guard declarations"
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"questions", "tests", "moved"}
+    assert set(schema["properties"]) == {"questions", "dashboards", "tests", "moved"}
 
 
 def test_schema_has_every_field_with_a_description() -> None:
     props = properties(json_schema())
     expected = {
-        "DeclarationFile": {"questions", "tests", "moved"},
+        "DeclarationFile": {"questions", "dashboards", "tests", "moved"},
         "Question": {
             "key",
             "allow_empty",
@@ -61,6 +61,16 @@ def test_schema_has_every_field_with_a_description() -> None:
         "WeeklySchedule": {"every", "on", "at"},
         "MonthlySchedule": {"every", "on", "at"},
         "CronSchedule": {"cron"},
+        "Dashboard": {"key", "name", "description", "collection", "width", "cards",
+                      "subscriptions"},
+        "QuestionItem": {"question", "size"},
+        "HeadingItem": {"heading"},
+        "TextItem": {"text", "size"},
+        "Subscription": {"schedule", "email", "slack", "skip_if_empty"},
+        "SubscriptionHourlySchedule": {"every", "minute"},
+        "SubscriptionDailySchedule": {"every", "at"},
+        "SubscriptionWeeklySchedule": {"every", "on", "at"},
+        "SubscriptionMonthlySchedule": {"every", "on", "at"},
     }
     assert {f"{m}.{f}" for m, fs in expected.items() for f in fs} == set(props)
     undocumented = [name for name, spec in props.items() if not spec.get("description")]
@@ -119,3 +129,28 @@ def test_semantic_problems_are_listed_not_raised() -> None:
     problems = semantic_problems(question)
     assert [path for path, _ in problems] == [("alerts", 0, "when"), ("alerts", 0, "when")]
     assert "no goal" in problems[0][1] and "display 'table'" in problems[1][1]
+
+
+def test_schema_of_dashboards_carries_the_constraints() -> None:
+    schema = json_schema()
+    props = properties(schema)
+    items = props["Dashboard.cards"]["items"]["oneOf"]
+    # a bare question key is an item, as the loader reads it
+    assert items[0] == {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$",
+                        "maxLength": 64, "title": "Question key",
+                        "description": "The key of a question declared in this project."}
+    assert [i.get("$ref") for i in items[1:]] == [
+        "#/$defs/QuestionItem", "#/$defs/HeadingItem", "#/$defs/TextItem"]
+    size = props["QuestionItem.size"]["anyOf"]
+    assert size[0]["enum"] == ["small", "medium", "wide", "full"]
+    width, height = size[1]["prefixItems"]
+    assert (width["minimum"], width["maximum"]) == (1, 24)
+    assert (height["minimum"], height["maximum"]) == (1, 48)
+    assert props["Dashboard.width"]["anyOf"][0]["enum"] == ["fixed", "full"]
+    assert props["SubscriptionDailySchedule.at"]["pattern"] == r"^([01]?[0-9]|2[0-3]):00$"
+    assert props["SubscriptionHourlySchedule.minute"]["const"] == 0
+    assert props["SubscriptionMonthlySchedule.on"]["enum"] == ["first", "15th", "last"]
+    # four forms, no cron
+    assert len(props["Subscription.schedule"]["oneOf"]) == 4
+    assert set(schema["$defs"]["Dashboard"]["required"]) == {"key", "name"}
+    assert set(schema["$defs"]["Subscription"]["required"]) == {"schedule"}
