@@ -92,7 +92,7 @@ def connect(
     password: str | None = None,
     timeout: float = 30.0,
     verify: bool | str = True,
-    concurrency: int = 8,
+    concurrency: int = 12,
     retry: RetryPolicy | None = None,
 ) -> MetabaseClient:
     """A client for one instance (arguments, else the ``METABASE_*`` environment variables)."""
@@ -176,7 +176,7 @@ def apply(
     result: PlanResult,
     client: MetabaseClient,
     *,
-    concurrency: int = 8,
+    concurrency: int = 12,
     thresholds: Thresholds | None = None,
     force: bool = False,
     expected_checksum: str | None = None,

@@ -210,7 +210,7 @@ class Transport:
         timeout: float = 30.0,
         verify: bool | str = True,
         retry: RetryPolicy | None = None,
-        pool_size: int = 8,
+        pool_size: int = 12,
     ) -> None:
         try:
             parts = urlsplit(url)

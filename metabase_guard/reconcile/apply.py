@@ -32,7 +32,7 @@ def apply_plan(
     client: MetabaseClient,
     live: LiveState,
     *,
-    concurrency: int = 8,
+    concurrency: int = 12,
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Make every change of ``plan``; raise ApplyError (carrying the report) on a failure.
