@@ -123,7 +123,7 @@ YAMLISH = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(YAMLISH)
 def test_random_texts_read_the_same(text: str) -> None:
     _same(text)
