@@ -25,6 +25,7 @@ import copy
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -187,15 +188,19 @@ def measure(op: str, folder: Path, url: str, key: str, pool: int,
 
         result = run_op(op, str(folder), url, key, pool)
         result["peak_rss_mib"] = None
+        result["wall_s"] = result["total_s"]
         return result
+    started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(HERE / "_measure.py"), op, str(folder), url, key, str(pool)],
         capture_output=True, text=True, check=False, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{op} failed:\n{proc.stderr[-3000:]}")
     data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    data["wall_s"] = wall  # the whole process, interpreter start-up included, as for a peer
     return data
 
 
@@ -214,13 +219,46 @@ def served(sb: Sandbox, latency: float) -> Iterator[str]:
         server.close()
 
 
-def bench_guard(n: int, *, latency: float, pool: int, hand_cards: int, hand_alerts: int,
-                in_process: bool = False) -> dict[str, Any]:
-    """The five metabase-guard runs for one N; a dict of rows plus the invariant checks."""
+TIMES = ("plan_s", "apply_s", "total_s", "wall_s", "load_s", "peak_rss_mib", "apply_ratio")
+
+LISTING = """
+import sys, time, requests
+session = requests.Session()
+session.trust_env = False
+started = time.perf_counter()
+body = session.get(sys.argv[1] + "/api/card", params={"f": "all"},
+                   headers={"x-api-key": sys.argv[2]}).content
+print(time.perf_counter() - started, len(body))
+"""
+
+
+def time_listing(url: str, key: str) -> dict[str, float]:
+    """One ``GET /api/card?f=all`` from a fresh process: the request and its body, no decode.
+
+    The one request a full read of the instance cannot avoid; plan is compared with it.
+    """
+    proc = subprocess.run([sys.executable, "-c", LISTING, url, key], capture_output=True,
+                          text=True, check=True)
+    seconds, size = proc.stdout.split()
+    return {"listing_s": float(seconds), "listing_mb": int(size) / 1e6}
+
+
+def time_validate(folder: Path) -> float:
+    """``metabase-guard validate`` of the declarations, wall time of the whole process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "metabase_guard", "validate", str(folder)],
+                   capture_output=True, check=False, cwd=ROOT,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return time.perf_counter() - started
+
+
+def _one_sequence(n: int, *, latency: float, pool: int, hand_cards: int, hand_alerts: int,
+                  in_process: bool) -> dict[str, Any]:
     seeded = time.perf_counter()
     sb, hand_card_ids, hand_alert_ids = build_sandbox(hand_cards, hand_alerts)
     seed_s = time.perf_counter() - seeded
     rows: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp, served(sb, latency) as url:
         folder = Path(tmp) / "alerts"
         write_declarations(folder, n)
@@ -233,6 +271,10 @@ def bench_guard(n: int, *, latency: float, pool: int, hand_cards: int, hand_aler
         ]
         for label, op, share in steps:
             changed = write_declarations(folder, n, share) if share else None
+            if label == "plan, no change" and not in_process:
+                # in the same state and the same minute as the plan it is compared with
+                extra.update(time_listing(url, sb.admin_api_key))
+                extra["validate_s"] = time_validate(folder)
             sb.reset_log()
             result = measure(op, folder, url, sb.admin_api_key, pool, in_process=in_process)
             counts = _log_counts(sb)
@@ -249,7 +291,48 @@ def bench_guard(n: int, *, latency: float, pool: int, hand_cards: int, hand_aler
                     and int(r.path.rsplit("/", 1)[1]) in hand_alert_ids))]
             result["hand_made_touched"] = len(bad)
             rows[label] = result
-    return {"n": n, "seed_s": seed_s, "rows": rows}
+    return {"seed_s": seed_s, "rows": rows, **extra}
+
+
+def bench_guard(n: int, *, latency: float, pool: int, hand_cards: int, hand_alerts: int,
+                in_process: bool = False, runs: int = 1) -> dict[str, Any]:
+    """The five metabase-guard runs for one N, ``runs`` times on fresh instances."""
+    return aggregate_guard(n, pool, [
+        _one_sequence(n, latency=latency, pool=pool, hand_cards=hand_cards,
+                      hand_alerts=hand_alerts, in_process=in_process)
+        for _ in range(max(1, runs))])
+
+
+def _min_median(values: list[float]) -> tuple[float, float]:
+    return min(values), statistics.median(values)
+
+
+def aggregate_guard(n: int, pool: int, sequences: list[dict[str, Any]]) -> dict[str, Any]:
+    """One N's sequences as one result: counts of the first, min and median of each time.
+
+    Counts are the same in every sequence (``sequences`` keeps them all); each time field is
+    the minimum over the sequences, with the median beside it as ``<field>_median``. The card
+    listing and ``validate`` are timed once per sequence, just before its "plan, no change".
+    """
+    rows: dict[str, Any] = {}
+    for label, first in sequences[0]["rows"].items():
+        row = dict(first)
+        for name in TIMES:
+            values = [s["rows"][label][name] for s in sequences
+                      if s["rows"][label].get(name) is not None]
+            if values:
+                row[name], row[f"{name}_median"] = _min_median(values)
+        rows[label] = row
+    out: dict[str, Any] = {"n": n, "pool": pool, "runs": len(sequences),
+                           "seed_s": sequences[0]["seed_s"], "rows": rows,
+                           "sequences": sequences}
+    for name in ("listing_s", "validate_s"):
+        values = [s[name] for s in sequences if name in s]
+        if values:
+            out[name], out[f"{name}_median"] = _min_median(values)
+    if "listing_mb" in sequences[0]:
+        out["listing_mb"] = sequences[0]["listing_mb"]
+    return out
 
 
 # -- metabase-sync ---------------------------------------------------------------------------
@@ -298,8 +381,27 @@ def write_sync_tree(state: Path, n: int, changed_share: float = 0.0) -> int:
     return changed
 
 
-def bench_sync(n: int, *, latency: float, hand_cards: int, hand_alerts: int) -> dict[str, Any]:
-    """metabase-sync's plan/apply of the same N cards (no alerts: it does not manage them)."""
+def bench_sync(n: int, *, latency: float, hand_cards: int, hand_alerts: int,
+               runs: int = 1) -> dict[str, Any]:
+    """metabase-sync's plan/apply of the same N cards, ``runs`` times on fresh instances."""
+    return aggregate_sync(n, [_sync_sequence(n, latency=latency, hand_cards=hand_cards,
+                                             hand_alerts=hand_alerts)
+                              for _ in range(max(1, runs))])
+
+
+def aggregate_sync(n: int, sequences: list[dict[str, Any]]) -> dict[str, Any]:
+    """As :func:`aggregate_guard`: the first sequence's counts, min and median wall time."""
+    rows: dict[str, Any] = {}
+    for label, first in sequences[0].items():
+        row = dict(first)
+        row["wall_s"], row["wall_s_median"] = _min_median([s[label]["wall_s"] for s in sequences])
+        rows[label] = row
+    return {"n": n, "runs": len(sequences), "rows": rows, "sequences": sequences}
+
+
+def _sync_sequence(n: int, *, latency: float, hand_cards: int,
+                   hand_alerts: int) -> dict[str, Any]:
+    """metabase-sync's five runs of the same N cards (no alerts: it does not manage them)."""
     exe = ensure_metabase_sync()
     sb, _, _ = build_sandbox(hand_cards, hand_alerts)
     rows: dict[str, Any] = {}
@@ -330,7 +432,7 @@ def bench_sync(n: int, *, latency: float, hand_cards: int, hand_alerts: int) -> 
                            "failed_requests": failed,
                            "stderr_tail": proc.stderr[-600:] if proc.returncode not in (0, 2)
                            else ""}
-    return {"n": n, "rows": rows}
+    return rows
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -353,9 +455,21 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _mm(row: dict[str, Any], name: str, spec: str = ".2f") -> str:
+    """``min / median`` of a time field, or the value alone for one run."""
+    if row.get(name) is None:
+        return "-"
+    median = row.get(f"{name}_median")
+    if median is None or median == row[name]:
+        return format(row[name], spec)
+    return f"{format(row[name], spec)} / {format(median, spec)}"
+
+
 def table(results: list[dict[str, Any]], latency: float, pool: int) -> str:
-    """The Markdown table of metabase-guard's runs."""
-    out = [f"latency {latency * 1000:g} ms per request, apply pool {pool}", "",
+    """The Markdown table of metabase-guard's runs (times: min / median over the runs)."""
+    runs = max((res.get("runs", 1) for res in results), default=1)
+    out = [f"latency {latency * 1000:g} ms per request, apply pool {pool}, "
+           f"{runs} run(s) each (times: min / median)", "",
            "| N | run | requests | writes | changed | plan s | apply s | ideal s | "
            "actual/ideal | total s | peak RSS MiB |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -364,14 +478,14 @@ def table(results: list[dict[str, Any]], latency: float, pool: int) -> str:
             out.append(
                 f"| {res['n']:,} | {label} | {r['server_requests']} | {r['writes']} | "
                 f"{r['changes'] if r['changed_objects'] is None else r['changed_objects']} | "
-                f"{r['plan_s']:.2f} | {r['apply_s']:.2f} | {r['ideal_apply_s']:.2f} | "
-                f"{_fmt(r['apply_ratio'])} | {r['total_s']:.2f} | "
-                f"{_fmt(r['peak_rss_mib'], '.0f')} |")
+                f"{_mm(r, 'plan_s')} | {_mm(r, 'apply_s')} | {r['ideal_apply_s']:.2f} | "
+                f"{_mm(r, 'apply_ratio')} | {_mm(r, 'total_s')} | "
+                f"{_mm(r, 'peak_rss_mib', '.0f')} |")
     return "\n".join(out)
 
 
 def sync_table(guard: list[dict[str, Any]], sync: list[dict[str, Any]]) -> str:
-    """metabase-sync next to metabase-guard, with ratios (sync / guard)."""
+    """metabase-sync next to metabase-guard (whole-process wall times), ratios sync / guard."""
     out = ["| N | run | guard requests | sync requests | guard wall s | sync wall s | "
            "sync/guard time | sync/guard requests | sync exit |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -380,13 +494,36 @@ def sync_table(guard: list[dict[str, Any]], sync: list[dict[str, Any]]) -> str:
         g = by_n.get(res["n"])
         for label, r in res["rows"].items():
             gr = g["rows"][label] if g else None
-            gw = gr["total_s"] if gr else None
+            gw = gr.get("wall_s") if gr else None
             greq = gr["server_requests"] if gr else None
             out.append(
                 f"| {res['n']:,} | {label} | {greq if greq is not None else '-'} | "
-                f"{r['server_requests']} | {_fmt(gw)} | {r['wall_s']:.2f} | "
-                f"{_fmt(r['wall_s'] / gw if gw else None)} | "
+                f"{r['server_requests']} | {_mm(gr, 'wall_s') if gr else '-'} | "
+                f"{_mm(r, 'wall_s')} | {_fmt(r['wall_s'] / gw if gw else None)} | "
                 f"{_fmt(r['server_requests'] / greq if greq else None)} | {r['exit']} |")
+    return "\n".join(out)
+
+
+def goals_table(guard: list[dict[str, Any]], sync: list[dict[str, Any]]) -> str:
+    """Per N: plan (no change) against one card listing and metabase-sync's plan; validate.
+
+    Ratios are of minimums measured in the same sequences, so that the machine's load (shared
+    by other jobs) weighs on both sides alike.
+    """
+    out = ["| N | card listing s | plan, no change: wall s | plan / listing | "
+           "sync plan wall s | plan / sync plan | validate s | plan peak RSS MiB |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by_n = {s["n"]: s for s in sync}
+    for g in guard:
+        plan = g["rows"]["plan, no change"]
+        sp = by_n[g["n"]]["rows"]["plan, no change"] if g["n"] in by_n else None
+        listing = g.get("listing_s")
+        out.append(
+            f"| {g['n']:,} | {_mm(g, 'listing_s')} | {_mm(plan, 'wall_s')} | "
+            f"{_fmt(plan['wall_s'] / listing if listing else None)} | "
+            f"{_mm(sp, 'wall_s') if sp else '-'} | "
+            f"{_fmt(plan['wall_s'] / sp['wall_s'] if sp else None)} | "
+            f"{_mm(g, 'validate_s')} | {_mm(plan, 'peak_rss_mib', '.0f')} |")
     return "\n".join(out)
 
 
@@ -395,6 +532,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,100,1000,5000")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds added per request")
     parser.add_argument("--pool", type=int, default=8, help="apply concurrency")
+    parser.add_argument("--pools", default="",
+                        help="also run each N with these apply pools, e.g. 12,16 (same run)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="sequences per N on fresh instances (min / median reported)")
     parser.add_argument("--hand-cards", type=int, default=20_000)
     parser.add_argument("--hand-alerts", type=int, default=2_000)
     parser.add_argument("--quick", action="store_true",
@@ -406,19 +547,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.hand_cards, args.hand_alerts = "10,100", 2_000, 200
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    pools = [args.pool, *[int(p) for p in args.pools.split(",") if p.strip()]]
     facts = machine()
     print(f"machine: {facts}", file=sys.stderr)
-    guard: list[dict[str, Any]] = []
+    by_pool: dict[int, list[dict[str, Any]]] = {p: [] for p in pools}
     sync: list[dict[str, Any]] = []
     for n in sizes:
-        print(f"N={n}: metabase-guard...", file=sys.stderr, flush=True)
-        guard.append(bench_guard(n, latency=args.latency, pool=args.pool,
-                                 hand_cards=args.hand_cards, hand_alerts=args.hand_alerts))
-        if args.with_metabase_sync:
-            print(f"N={n}: metabase-sync...", file=sys.stderr, flush=True)
-            sync.append(bench_sync(n, latency=args.latency, hand_cards=args.hand_cards,
-                                   hand_alerts=args.hand_alerts))
+        guard_runs: dict[int, list[dict[str, Any]]] = {p: [] for p in pools}
+        sync_runs: list[dict[str, Any]] = []
+        for run in range(max(1, args.runs)):
+            # interleaved, so that a change in the machine's load falls on every side alike
+            for pool in pools:
+                print(f"N={n} run {run + 1}: metabase-guard, pool {pool}...", file=sys.stderr,
+                      flush=True)
+                guard_runs[pool].append(_one_sequence(
+                    n, latency=args.latency, pool=pool, hand_cards=args.hand_cards,
+                    hand_alerts=args.hand_alerts, in_process=False))
+            if args.with_metabase_sync:
+                print(f"N={n} run {run + 1}: metabase-sync...", file=sys.stderr, flush=True)
+                sync_runs.append(_sync_sequence(n, latency=args.latency,
+                                                hand_cards=args.hand_cards,
+                                                hand_alerts=args.hand_alerts))
+        for pool in pools:
+            by_pool[pool].append(aggregate_guard(n, pool, guard_runs[pool]))
+        if sync_runs:
+            sync.append(aggregate_sync(n, sync_runs))
+    guard = by_pool[args.pool]
     print(table(guard, args.latency, args.pool))
+    for pool in pools[1:]:
+        print()
+        print(table(by_pool[pool], args.latency, pool))
+    print()
+    print(goals_table(guard, sync))
     if sync:
         print()
         print(sync_table(guard, sync))
@@ -430,8 +590,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": facts, "latency": args.latency, "pool": args.pool,
-                               "hand_cards": args.hand_cards, "hand_alerts": args.hand_alerts,
-                               "guard": guard, "sync": sync}, indent=2) + "\n")
+                               "runs": args.runs, "hand_cards": args.hand_cards,
+                               "hand_alerts": args.hand_alerts, "guard": guard,
+                               "pools": {str(p): by_pool[p] for p in pools[1:]},
+                               "sync": sync}, indent=2) + "\n")
     return 0
 
 

@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not ask for confirmation")
     p.add_argument("--plan", dest="saved_plan", help="apply only if this saved plan still holds")
     p.add_argument("--force", action="store_true", help="allow changes above the thresholds")
-    p.add_argument("--concurrency", type=int, help="parallel writes (default 8)")
+    p.add_argument("--concurrency", type=int, help="parallel writes (default 12)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print the plan and report as JSON")
 

@@ -12,7 +12,7 @@ The config file (``metabase-guard.yaml`` in the current directory, or ``--config
       email: [oncall@example.com]        # added to every alert's email list
       slack: []                          # added to every alert's slack list
     thresholds: {max_update_share: 0.3, max_delete_share: 0.3, min_existing: 10}
-    concurrency: 8
+    concurrency: 12
     timeout: 30
     verify: true                         # TLS verification, or a CA bundle path
     databases:                           # offline facts about Metabase databases, by name
@@ -93,7 +93,7 @@ class Settings:
     max_update_share: float = 0.3
     max_delete_share: float = 0.3
     min_existing: int = 10
-    concurrency: int = 8
+    concurrency: int = 12  # chosen by measurement: docs/benchmarks.md
     timeout: float = 30.0
     verify: bool | str = True
     target: str | None = None

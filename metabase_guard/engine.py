@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metabase_guard._gc import gc_paused
 from metabase_guard.alerttests import TestReport
 from metabase_guard.alerttests import run_tests as _run_tests
 from metabase_guard.api.client import MetabaseClient
@@ -79,7 +80,8 @@ class PlanResult:
 
 def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
     """Load and validate declaration files; DeclarationError lists every problem."""
-    return load_declarations(list(paths))
+    with gc_paused():
+        return load_declarations(list(paths))
 
 
 def connect(
@@ -90,7 +92,7 @@ def connect(
     password: str | None = None,
     timeout: float = 30.0,
     verify: bool | str = True,
-    concurrency: int = 8,
+    concurrency: int = 12,
     retry: RetryPolicy | None = None,
 ) -> MetabaseClient:
     """A client for one instance (arguments, else the ``METABASE_*`` environment variables)."""
@@ -174,7 +176,7 @@ def apply(
     result: PlanResult,
     client: MetabaseClient,
     *,
-    concurrency: int = 8,
+    concurrency: int = 12,
     thresholds: Thresholds | None = None,
     force: bool = False,
     expected_checksum: str | None = None,

@@ -22,6 +22,7 @@ it and the Metabase source it follows.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -435,6 +436,7 @@ def _num(text: str, names: Mapping[str, int] | None) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # thousands of alerts share a few schedules
 def cron_slots(cron: str) -> frozenset[int] | None:
     """The minutes of a week (0 = Monday 00:00) at which a Quartz cron fires; None if unknown.
 

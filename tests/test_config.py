@@ -63,7 +63,7 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         0.3,
         10,
     )
-    assert (settings.concurrency, settings.timeout, settings.verify) == (8, 30.0, True)
+    assert (settings.concurrency, settings.timeout, settings.verify) == (12, 30.0, True)
     assert settings.config_file is None
 
 

@@ -67,7 +67,7 @@ class MetabaseClient:
         timeout: float = 30.0,
         verify: bool | str = True,
         retry: RetryPolicy | None = None,
-        pool_size: int = 8,
+        pool_size: int = 12,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ

@@ -1,7 +1,7 @@
 """Carry out a plan through the client, in an order Metabase's side effects cannot spoil.
 
 Phases, each finished before the next starts, walk ``walk.KINDS``: the creates and updates of
-each kind in dependency order (collections one at a time, parents first; cards; alerts, after
+each kind in dependency order (collections level by level, parents first; cards; alerts, after
 the card changes that could make Metabase delete them), then the deletes of each kind in the
 reverse order (alerts deactivated before cards are archived, cards before collections). Within
 a phase, independent writes run in a bounded pool; each kind may first drop creates a racing
@@ -32,7 +32,7 @@ def apply_plan(
     client: MetabaseClient,
     live: LiveState,
     *,
-    concurrency: int = 8,
+    concurrency: int = 12,
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Make every change of ``plan``; raise ApplyError (carrying the report) on a failure.
@@ -43,8 +43,8 @@ def apply_plan(
     before = client.request_count
     for kind in KINDS:
         todo = [c for c in plan.changes if c.kind == kind.name and c.action != "delete"]
-        ctx.phase(kind.prepare(todo, ctx) if not ctx.stopped else todo,
-                  partial(kind.write, ctx=ctx), parallel=kind.parallel)
+        for batch in kind.batches(kind.prepare(todo, ctx) if not ctx.stopped else todo):
+            ctx.phase(batch, partial(kind.write, ctx=ctx), parallel=kind.parallel)
         kind.settle(ctx)
     for kind in reversed(KINDS):
         ctx.phase([c for c in plan.changes if c.kind == kind.name and c.action == "delete"],

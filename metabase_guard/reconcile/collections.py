@@ -84,10 +84,21 @@ def collection_id(ctx: WriteContext, path: tuple[str, ...]) -> int | None:
 
 
 class Collections(Kind):
-    """Collections: created before anything is put in them, one at a time, parents first."""
+    """Collections: created before anything is put in them, level by level, parents first."""
 
     name = "collection"
-    parallel = False  # a child needs its parent's id
+
+    def batches(self, changes: list[Change]) -> list[list[Change]]:
+        """One batch per depth, written concurrently: a child needs its parent's id.
+
+        Siblings need nothing of each other: each create looks only for its own name under
+        its own parent.
+        """
+        levels: dict[int, list[Change]] = {}
+        for change in changes:
+            depth = len(split_path(str(dict(change.values).get("path", ""))))
+            levels.setdefault(depth, []).append(change)
+        return [levels[depth] for depth in sorted(levels)]
 
     def diff(self, desired: Desired, walk: PlanWalk) -> None:
         """A create for each missing collection on a declared path, parents first."""

@@ -110,7 +110,8 @@ class Kind:
 
     ``name`` is the ``Change.kind`` of its changes; ``depends_on`` the kinds whose objects
     must exist before its own are written (``walk.KINDS`` is checked to honour it);
-    ``parallel`` whether its creates and updates may be written concurrently.
+    ``parallel`` whether its creates and updates may be written concurrently (batch by
+    batch, see :meth:`batches`).
     """
 
     name: str = ""
@@ -131,6 +132,10 @@ class Kind:
     def prepare(self, changes: list[Change], ctx: WriteContext) -> list[Change]:
         """The creates and updates still to write (a racing apply may have made some)."""
         return changes
+
+    def batches(self, changes: list[Change]) -> list[list[Change]]:
+        """The creates and updates in batches written one after the other (default: one)."""
+        return [changes]
 
     def write(self, change: Change, ctx: WriteContext) -> None:
         """Make one change of this kind through ``ctx.client``."""

@@ -20,6 +20,7 @@ items sorted and de-duplicated; "every day" spelled ``* * ?`` (not ``? * *``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -326,6 +327,11 @@ def canonical_cron(expr: str) -> str:
     """
     if not isinstance(expr, str):
         raise ValueError(f"a cron expression must be a string, not {type(expr).__name__}")
+    return _canonical_cron(expr)
+
+
+@functools.lru_cache(maxsize=4096)  # pure; thousands of alerts share a few schedules
+def _canonical_cron(expr: str) -> str:
     fields = expr.upper().split()
     if len(fields) not in (6, 7):
         raise ValueError(

@@ -24,12 +24,19 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.events import AliasEvent
+from yaml.events import AliasEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
+
+try:  # libyaml's C parser, when PyYAML was built with it (its wheels are)
+    from yaml._yaml import CParser
+
+    LIBYAML = True
+except ImportError:  # pragma: no cover - a PyYAML without libyaml: pure Python only
+    LIBYAML = False
 
 __all__ = [
     "MAX_BYTES",
@@ -99,19 +106,13 @@ for _tag, _pattern in (
     _Resolver.add_implicit_resolver(_TAG + _tag, re.compile(rf"(?:{_pattern})\Z"), None)
 
 
-class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
-    """A composer that refuses anchors, aliases and deep nesting."""
+class _Strict:
+    """The composer's guard, mixed into both loaders: refuses anchors, aliases, deep nesting."""
 
-    def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        _Resolver.__init__(self)
-        self._depth = 0
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[attr-defined]
         line = event.start_mark.line if event.start_mark is not None else 0
         if isinstance(event, AliasEvent):
             raise _Refused(
@@ -130,9 +131,55 @@ class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
         if self._depth > MAX_DEPTH:
             raise _Refused(line, f"nesting deeper than {MAX_DEPTH} levels")
         try:
-            return super().compose_node(parent, index)
+            # Composer's own method, named: in _CLoader the C parser is not a Composer.
+            return Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
         finally:
             self._depth -= 1
+
+
+class _Loader(_Strict, Reader, Scanner, Parser, Composer, _Resolver):
+    """PyYAML's pure-Python reader, scanner and parser under the strict composer.
+
+    The reference: every error message comes from this loader.
+    """
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+if LIBYAML:
+
+    class _CLoader(_Strict, Composer, CParser, _Resolver):
+        """libyaml's C scanner and parser feeding events to the same strict composer.
+
+        Composer comes before the C parser in the MRO so that its ``get_single_node`` (which
+        calls :meth:`_Strict.compose_node` per node, hence keeps every line and refusal) is
+        used, not libyaml's own composer.
+        """
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            _Resolver.__init__(self)
+
+        def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+            # Where libyaml and PyYAML build different nodes, the pure-Python loader reads the
+            # text: some explicit tags (a lone "!" is null in one, str in the other) and empty
+            # values (an omitted value is placed at another line or column).
+            event = self.peek_event()
+            if getattr(event, "tag", None) is not None or (
+                isinstance(event, ScalarEvent) and not event.value and not event.style
+            ):
+                raise _NotForLibyaml
+            return super().compose_node(parent, index)
+
+
+class _NotForLibyaml(Exception):
+    """The text holds something libyaml reads differently from PyYAML: read it in pure Python."""
 
 
 class _Refused(Exception):
@@ -174,11 +221,55 @@ def _bad_character(exc: yaml.reader.ReaderError) -> str:
 
 
 def parse(text: str) -> Document:
-    """Parse one YAML document; raise :class:`YamlRejected` if it cannot be read."""
+    """Parse one YAML document; raise :class:`YamlRejected` if it cannot be read.
+
+    libyaml's C parser reads the text when it is available (about four times as fast as
+    PyYAML's pure-Python scanner); when it finds anything wrong, or the text holds a
+    character PyYAML's reader refuses, the text is read again by the pure-Python loader, so
+    that every message and line is PyYAML's, as before.
+    """
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlRejected(
             YamlIssue(None, (), f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")
         )
+    node: Node | None = None
+    try:
+        node = _compose_libyaml(text) if LIBYAML else _compose_pure(text)
+    except (_Refused, _NotForLibyaml, yaml.YAMLError):
+        node = _compose_pure(text)
+    if node is None:
+        return Document(None, None)
+    issues: list[YamlIssue] = []
+    value = _construct(node, (), issues)
+    return Document(value, node, issues)
+
+
+# Texts libyaml reads differently from PyYAML, found by tests/spec/test_yaml_libyaml.py: a
+# character PyYAML's reader refuses (libyaml too, at other positions); a byte-order mark after
+# the start; a tab, which PyYAML refuses in a plain scalar and libyaml accepts; a comment right
+# after a block scalar's indicator (``|#``), which only libyaml accepts; a ``?`` in a flow
+# collection (``[a?]``), which only libyaml accepts.
+_PURE_ONLY = re.compile(rf"\t|\ufeff|[|>][-+0-9]*#|{Reader.NON_PRINTABLE.pattern}")
+_FLOW = re.compile(r"[\[{]")
+
+
+def _compose_libyaml(text: str) -> Node | None:
+    """The node tree by libyaml's parser; its own exception on any problem.
+
+    The caller then reads the text again in pure Python, for PyYAML's message.
+    """
+    if _PURE_ONLY.search(text) or ("?" in text and _FLOW.search(text)):
+        raise _NotForLibyaml
+    loader = _CLoader(text)
+    try:
+        node: Node | None = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return node
+
+
+def _compose_pure(text: str) -> Node | None:
+    """The node tree by PyYAML's pure-Python loader, or :class:`YamlRejected` with its message."""
     try:
         # PyYAML's Reader checks the characters of a str input in its constructor already.
         loader = _Loader(text)
@@ -186,7 +277,7 @@ def parse(text: str) -> Document:
         where = text.count("\n", 0, exc.position) + 1
         raise YamlRejected(YamlIssue(where, (), _bad_character(exc))) from None
     try:
-        node = loader.get_single_node()
+        node: Node | None = loader.get_single_node()
     except _Refused as exc:
         raise YamlRejected(YamlIssue(exc.line, (), exc.message)) from None
     except yaml.MarkedYAMLError as exc:
@@ -202,11 +293,7 @@ def parse(text: str) -> Document:
         raise YamlRejected(YamlIssue(None, (), f"invalid YAML: {exc}")) from None
     finally:
         loader.dispose()
-    if node is None:
-        return Document(None, None)
-    issues: list[YamlIssue] = []
-    value = _construct(node, (), issues)
-    return Document(value, node, issues)
+    return node
 
 
 def _scalar(node: ScalarNode, path: tuple[str | int, ...]) -> Any:
