@@ -348,7 +348,7 @@ def test_an_expired_session_is_renewed_and_the_request_sent_again_whole(
                        password="pw-for-renewal", retry=ONCE)
     caplog.set_level(logging.DEBUG, logger=tm.log.name)
     assert client.request("POST", "/api/card", params={"f": "mine"},
-                          json_body={"name": "x"}, raw=True) == '{"id": 5}'
+                          json_body={"name": "x"}, raw=True) == b'{"id": 5}'
     assert "session rejected; logging in again" in caplog.text
     httpserver.check_assertions()
 
