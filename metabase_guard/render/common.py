@@ -19,6 +19,8 @@ SUMMARISED = frozenset({"channel", "schedule", "recipients", "enabled"})
 
 # Beyond this a float's integer digits are noise: 1e308 is not printed as 309 digits.
 _LARGEST_EXACT = 1e15
+# A list longer than this on one line is shown one item per line.
+_LIST_WIDTH = 80
 
 
 def fmt_value(value: Any) -> str:
@@ -32,7 +34,12 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{value:,}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
+        items = [fmt_value(v) for v in value]
+        line = "[" + ", ".join(items) + "]"
+        if len(line) <= _LIST_WIDTH or any("\n" in item for item in items):
+            return line
+        # a dashboard's items in reading order read better one per line
+        return "[\n" + ",\n".join(f"  {item}" for item in items) + ",\n]"
     text = str(value)
     if "\n" in text:
         return "<<EOT\n" + text + "\nEOT"

@@ -50,3 +50,10 @@ def test_no_changes_is_not_said_beside_a_list_of_kept_objects_as_if_unrelated() 
     assert text.count("Kept because --prune was not given") == 1
     assert ("No changes. Metabase matches the declarations, except for 1 object no longer "
             "declared. Kept because --prune was not given:\n  card old (id 9)") in text
+
+
+def test_a_long_list_is_shown_one_item_per_line_and_a_short_one_on_one() -> None:
+    assert fmt_value(["#ml-alerts", "#data"]) == '["#ml-alerts", "#data"]'
+    items = [f"question-{n} at row {n}, col 0, 24x6" for n in range(3)]
+    assert fmt_value(items).splitlines() == [
+        "[", *(f'  "{item}",' for item in items), "]"]
