@@ -1,0 +1,84 @@
+"""Review fixes over HTTP: copies of a managed dashboard, changes made between plan and apply,
+hand-made tabs on a dashboard whose questions change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from metabase_guard import engine
+from metabase_guard.api.client import MetabaseClient
+from metabase_guard.sandbox import Sandbox
+from metabase_guard.sandbox.server import serve
+from tests.reconcile.test_subscriptions import PM_KEY, _dashboard_id, _plan_apply, _sandbox, _write
+
+
+def _dashboard_writes(writes: list[tuple[str, str]], dash_id: int) -> list[tuple[str, str]]:
+    return [w for w in writes if w[1].startswith(f"/api/dashboard/{dash_id}")]
+
+
+def test_a_copy_by_another_user_is_reported_and_never_written_even_once_the_original_goes(
+    tmp_path: Path,
+) -> None:
+    sb = _sandbox()
+    with serve_both(sb) as (client, pm):
+        paths = _write(tmp_path)
+        _plan_apply(paths, client)
+        original = client.dashboards.get(_dashboard_id(client))
+        # what the UI's "Duplicate" makes: the same description, the copier as creator
+        copy = pm.dashboards.create({"name": "Recommender health (copy)",
+                                     "description": original.description,
+                                     "collection_id": original.collection_id})
+        before = client.dashboards.get(copy.id).model_dump()
+
+        while_there = engine.plan(engine.load(paths), client)
+        (said,) = [u for u in while_there.plan.unmanaged if u.address == f"dashboard #{copy.id}"]
+        assert f"#{original.id} is the managed one" in said.reason
+        assert while_there.plan.is_empty
+
+        client.dashboards.archive(original.id)
+        gone = engine.plan(engine.load(paths), client)
+        (said,) = [u for u in gone.plan.unmanaged if u.address == f"dashboard #{copy.id}"]
+        assert f"#{original.id}, which had the mark first, is in the Trash" in said.reason
+        assert [(c.action, c.live_id) for c in gone.plan.changes if c.kind == "dashboard"] == [
+            ("create", None)]
+        mark = len(sb.requests)
+        engine.apply(gone, client, force=True)
+        assert _dashboard_writes(_writes_since(sb, mark), copy.id) == []
+        assert client.dashboards.get(copy.id).model_dump() == before
+        assert client.pulses.list(dashboard_id=copy.id) == []
+        assert engine.plan(engine.load(paths), client).plan.is_empty
+
+
+def test_a_dashboard_adopted_from_someone_else_stays_managed_when_copied(tmp_path: Path) -> None:
+    sb = _sandbox()
+    with serve_both(sb) as (client, pm):
+        paths = _write(tmp_path)
+        _plan_apply(paths, client)
+        ours = client.dashboards.get(_dashboard_id(client))
+        # pm's own marked dashboard is the only claimant once ours is deleted for good
+        client.dashboards.archive(ours.id)
+        client.dashboards.delete(ours.id)
+        adopted = pm.dashboards.create({"name": "Recommender health",
+                                        "description": ours.description,
+                                        "collection_id": ours.collection_id})
+        copy = pm.dashboards.create({"name": "Recommender health (copy)",
+                                     "description": ours.description})
+        result = engine.plan(engine.load(paths), client)
+        changed = {c.live_id for c in result.plan.changes if c.kind == "dashboard"}
+        assert changed <= {adopted.id} and adopted.id in changed
+        assert any(u.address == f"dashboard #{copy.id}" for u in result.plan.unmanaged)
+
+
+def _writes_since(sb: Sandbox, mark: int) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in sb.requests[mark:] if r.method != "GET"]
+
+
+@contextmanager
+def serve_both(sb: Sandbox) -> Iterator[tuple[MetabaseClient, MetabaseClient]]:
+    """The sandbox served, with a client for metabase-guard's key and one for pm's."""
+    with (serve(sb) as server,
+          MetabaseClient(server.url, api_key=sb.admin_api_key) as client,
+          MetabaseClient(server.url, api_key=PM_KEY) as pm):
+        yield client, pm
