@@ -263,6 +263,23 @@ def _claimant_reason(key: str, dash: Dashboard, kept: Dashboard | None, original
             "managed dashboard, or remove the mark from this one")
 
 
+def _unchanged_since_plan(ctx: WriteContext, dashboard_id: int, key: str) -> dict[int, Dashcard]:
+    """The dashcards now, by id, once sure that nobody added or removed one, or a tab.
+
+    The ``PUT`` of ``dashcards`` deletes every dashcard and tab it leaves out, so one that a
+    person added between plan and apply would be lost with the pulse cards that show it.
+    """
+    then = next((d for d in ctx.live.dashboards if d.id == dashboard_id), None)
+    now = ctx.client.dashboards.get(dashboard_id)
+    seen = (sorted(d.id for d in then.dashcards) if then else [],
+            sorted(t.get("id") or 0 for t in then.tabs) if then else [])
+    if (sorted(d.id for d in now.dashcards), sorted(t.get("id") or 0 for t in now.tabs)) != seen:
+        raise ApiError(f"dashboard {key} (#{dashboard_id}) changed since plan (its cards or tabs "
+                       "were edited in Metabase meanwhile), so its layout was not written: "
+                       "run plan again")
+    return {d.id: d for d in now.dashcards}
+
+
 class Dashboards(Kind):
     """Dashboards: after the cards they show; before the subscriptions that send them."""
 
@@ -415,8 +432,8 @@ class Dashboards(Kind):
                 body["collection_id"] = target
             if "width" in changed:
                 body["width"] = want.width
-            current = {d.id: d for live in ctx.live.dashboards if live.id == dashboard_id
-                       for d in live.dashcards}
+            current = (_unchanged_since_plan(ctx, dashboard_id, want.key)
+                       if plan.layout_changes else {})
         if plan.layout_changes:
             body["tabs"] = []  # sent with dashcards, or Metabase deletes every tab
             body["dashcards"] = [

@@ -7,11 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from metabase_guard import engine
 from metabase_guard.api.client import MetabaseClient
+from metabase_guard.errors import ApplyError
 from metabase_guard.sandbox import Sandbox
 from metabase_guard.sandbox.server import serve
-from tests.reconcile.test_subscriptions import PM_KEY, _dashboard_id, _plan_apply, _sandbox, _write
+from tests.reconcile.test_subscriptions import (
+    PM_KEY,
+    _dashboard_id,
+    _plan_apply,
+    _sandbox,
+    _write,
+    dashboard_yaml,
+)
 
 
 def _dashboard_writes(writes: list[tuple[str, str]], dash_id: int) -> list[tuple[str, str]]:
@@ -82,3 +92,43 @@ def serve_both(sb: Sandbox) -> Iterator[tuple[MetabaseClient, MetabaseClient]]:
           MetabaseClient(server.url, api_key=sb.admin_api_key) as client,
           MetabaseClient(server.url, api_key=PM_KEY) as pm):
         yield client, pm
+
+
+FEWER = dashboard_yaml(items="      - weekly-recommendations\n"
+                                         "      - daily-recommendations\n")
+
+
+@pytest.mark.parametrize("edit", ["dashcard", "tab"])
+def test_a_card_or_tab_added_between_plan_and_apply_is_not_deleted(
+    tmp_path: Path, edit: str,
+) -> None:
+    sb = _sandbox()
+    with serve_both(sb) as (client, pm):
+        _plan_apply(_write(tmp_path), client)
+        dash_id = _dashboard_id(client)
+        planned = engine.plan(engine.load(_write(tmp_path, FEWER)), client)
+        assert [c.action for c in planned.plan.changes if c.kind == "dashboard"] == ["update"]
+
+        # a person edits the dashboard in the UI meanwhile
+        cells = [{"id": d.id, "card_id": d.card_id, "row": d.row, "col": d.col,
+                  "size_x": d.size_x, "size_y": d.size_y,
+                  "visualization_settings": d.visualization_settings}
+                 for d in client.dashboards.get(dash_id).dashcards]
+        if edit == "tab":
+            cells = [dict(c, dashboard_tab_id=-1) for c in cells]
+            pm.dashboards.update(dash_id, {"tabs": [{"id": -1, "name": "Mine"}],
+                                           "dashcards": cells})
+        else:
+            extra = {"id": -1, "card_id": None, "row": 30, "col": 0, "size_x": 4, "size_y": 2,
+                     "visualization_settings": {"text": "Paula's note"}}
+            pm.dashboards.update(dash_id, {"tabs": [], "dashcards": [*cells, extra]})
+        edited = client.dashboards.get(dash_id).model_dump()
+
+        mark = len(sb.requests)
+        with pytest.raises(ApplyError) as raised:
+            engine.apply(planned, client, force=True)
+        assert _dashboard_writes(_writes_since(sb, mark), dash_id) == []
+        assert client.dashboards.get(dash_id).model_dump() == edited
+        ((change, error),) = raised.value.report.failed
+        assert change.address == "dashboard recommender-health"
+        assert "changed since plan" in error and "run plan again" in error
