@@ -13,6 +13,7 @@ layout left alone: a PUT of ``dashcards`` would delete the tabs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -263,20 +264,27 @@ def _claimant_reason(key: str, dash: Dashboard, kept: Dashboard | None, original
             "managed dashboard, or remove the mark from this one")
 
 
-def _unchanged_since_plan(ctx: WriteContext, dashboard_id: int, key: str) -> dict[int, Dashcard]:
+def _unchanged_since_plan(ctx: WriteContext, dashboard_id: int, want: DesiredDashboard
+                          ) -> dict[int, Dashcard] | None:
     """The dashcards now, by id, once sure that nobody added or removed one, or a tab.
 
     The ``PUT`` of ``dashcards`` deletes every dashcard and tab it leaves out, so one that a
     person added between plan and apply would be lost with the pulse cards that show it.
+    None when the dashboard already has the planned layout (an apply killed after its ``PUT``
+    was sent, or a concurrent one): nothing is left to write.
     """
     then = next((d for d in ctx.live.dashboards if d.id == dashboard_id), None)
     now = ctx.client.dashboards.get(dashboard_id)
+    keys = {card_id: key for key, card_id in ctx.cards.items()}
+    if not now.tabs and (Counter(item_of_dashcard(d, keys) for d in now.dashcards)
+                         == Counter(want.items)):
+        return None
     seen = (sorted(d.id for d in then.dashcards) if then else [],
             sorted(t.get("id") or 0 for t in then.tabs) if then else [])
     if (sorted(d.id for d in now.dashcards), sorted(t.get("id") or 0 for t in now.tabs)) != seen:
-        raise ApiError(f"dashboard {key} (#{dashboard_id}) changed since plan (its cards or tabs "
-                       "were edited in Metabase meanwhile), so its layout was not written: "
-                       "run plan again")
+        raise ApiError(f"dashboard {want.key} (#{dashboard_id}) changed since plan (its cards "
+                       "or tabs were edited in Metabase meanwhile), so its layout was not "
+                       "written: run plan again")
     return {d.id: d for d in now.dashcards}
 
 
@@ -421,7 +429,7 @@ class Dashboards(Kind):
             )
             dashboard_id = made.id
             body: dict[str, Any] = {"width": want.width} if want.width is not None else {}
-            current: dict[int, Dashcard] = {}
+            current: dict[int, Dashcard] | None = {}
         else:
             assert change.live_id is not None
             dashboard_id = change.live_id
@@ -432,9 +440,9 @@ class Dashboards(Kind):
                 body["collection_id"] = target
             if "width" in changed:
                 body["width"] = want.width
-            current = (_unchanged_since_plan(ctx, dashboard_id, want.key)
+            current = (_unchanged_since_plan(ctx, dashboard_id, want)
                        if plan.layout_changes else {})
-        if plan.layout_changes:
+        if plan.layout_changes and current is not None:
             body["tabs"] = []  # sent with dashcards, or Metabase deletes every tab
             body["dashcards"] = [
                 _dashcard_body(item, kept if kept is not None else -(n + 1), ctx,

@@ -132,3 +132,56 @@ def test_a_card_or_tab_added_between_plan_and_apply_is_not_deleted(
         ((change, error),) = raised.value.report.failed
         assert change.address == "dashboard recommender-health"
         assert "changed since plan" in error and "run plan again" in error
+
+
+def test_hand_made_tabs_leave_subscription_cards_alone_and_apply_still_succeeds(
+    tmp_path: Path,
+) -> None:
+    sb = _sandbox()
+    with serve_both(sb) as (client, _):
+        one = dashboard_yaml(items="      - weekly-recommendations\n")
+        _plan_apply(_write(tmp_path, one), client)
+        dash_id = _dashboard_id(client)
+        cells = [{"id": d.id, "card_id": d.card_id, "row": d.row, "col": d.col,
+                  "size_x": d.size_x, "size_y": d.size_y, "dashboard_tab_id": -1,
+                  "visualization_settings": d.visualization_settings}
+                 for d in client.dashboards.get(dash_id).dashcards]
+        client.dashboards.update(dash_id, {"tabs": [{"id": -1, "name": "Mine"}],
+                                           "dashcards": cells})
+        refs = {p.id: p.cards for p in client.pulses.list(dashboard_id=dash_id)}
+
+        # daily-recommendations is declared on the dashboard but cannot be laid out there,
+        # and the schedule changes: the schedule is written, the cards are kept
+        two = dashboard_yaml(items="      - weekly-recommendations\n"
+                                   "      - daily-recommendations\n").replace(
+            'on: monday, at: "08:00"', 'on: tuesday, at: "09:00"')
+        paths = _write(tmp_path, two)
+        result = _plan_apply(paths, client)
+        assert any(u.address == "cards of the subscriptions of dashboard recommender-health"
+                   for u in result.plan.unmanaged)
+        updates = [c for c in result.plan.changes if c.kind == "subscription"]
+        assert len(updates) == 2
+        assert all({f.field for f in c.fields} == {"schedule"} for c in updates)
+        pulses = client.pulses.list(dashboard_id=dash_id)
+        assert {p.channels[0].schedule_day for p in pulses} == {"tue"}
+        assert {p.id: p.cards for p in pulses} == refs
+        assert len(client.dashboards.get(dash_id).tabs) == 1
+        assert engine.plan(engine.load(paths), client).plan.is_empty
+
+
+def test_a_layout_another_apply_already_wrote_is_not_a_change_since_plan(
+    tmp_path: Path,
+) -> None:
+    sb = _sandbox()
+    with serve_both(sb) as (client, _):
+        _plan_apply(_write(tmp_path), client)
+        dash_id = _dashboard_id(client)
+        paths = _write(tmp_path, FEWER)
+        first, second = (engine.plan(engine.load(paths), client) for _ in range(2))
+        engine.apply(second, client, force=True)  # a concurrent run, or a killed one's PUT
+        done = client.dashboards.get(dash_id).model_dump()
+        mark = len(sb.requests)
+        engine.apply(first, client, force=True)
+        assert [w for w in _dashboard_writes(_writes_since(sb, mark), dash_id)
+                if w[0] == "PUT"] == []
+        assert client.dashboards.get(dash_id).model_dump() == done
