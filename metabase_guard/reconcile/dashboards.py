@@ -13,6 +13,7 @@ layout left alone: a PUT of ``dashcards`` would delete the tabs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,8 @@ from metabase_guard.spec.models import HeadingItem, QuestionItem
 if TYPE_CHECKING:
     from metabase_guard.reconcile.writes import WriteContext
 
-__all__ = ["KIND", "DashboardWrite", "DesiredDashboard", "DesiredItem", "item_of_dashcard"]
+__all__ = ["KIND", "DashboardWrite", "DesiredDashboard", "DesiredItem", "dashboard_claims",
+           "item_of_dashcard"]
 
 _FIELDS = ("name", "description", "collection", "width")
 
@@ -209,6 +211,83 @@ def _dashcard_body(item: DesiredItem, dashcard_id: int, ctx: WriteContext,
     return body
 
 
+def dashboard_claims(live: LiveState) -> tuple[dict[str, Dashboard], list[Unmanaged]]:
+    """The managed dashboard of each key, and every other live claimant, reported.
+
+    Metabase's "Duplicate" copies the description, marker included, under the copier's
+    ``creator_id`` (src/metabase/dashboards_rest/copy.clj ``dashboard-data``), so a marker
+    alone does not make a dashboard ours. The managed one is, in this order:
+
+    1. the oldest live claimant created by metabase-guard's user;
+    2. when no claimant of the key, live or archived, was created by that user (a dashboard
+       adopted with ``import`` keeps its creator): the oldest claimant, if it is live;
+    3. else none, and the plan creates one: a copy never takes over from a dashboard in the
+       Trash, whoever made that one.
+
+    Every other live claimant is left alone and listed (docs/identity.md#dashboards).
+    """
+    me = live.me.id
+    claims: dict[str, list[Dashboard]] = {}
+    for dash in sorted([*live.dashboards, *live.archived_dashboards], key=lambda d: d.id):
+        key = managed_key(dash.description)
+        if key is not None:
+            claims.setdefault(key, []).append(dash)
+    managed: dict[str, Dashboard] = {}
+    left: list[Unmanaged] = []
+    for key, dashes in sorted(claims.items()):
+        alive = [d for d in dashes if not d.archived]
+        ours = [d for d in alive if d.creator_id == me]
+        kept = (ours[0] if ours else None if any(d.creator_id == me for d in dashes)
+                else dashes[0] if not dashes[0].archived else None)
+        if kept is not None:
+            managed[key] = kept
+        original = kept or next((d for d in dashes if d.creator_id == me), dashes[0])
+        for dash in alive:
+            if dash is not kept:
+                left.append(Unmanaged(f"dashboard #{dash.id}",
+                                      _claimant_reason(key, dash, kept, original, live)))
+    return managed, left
+
+
+def _claimant_reason(key: str, dash: Dashboard, kept: Dashboard | None, original: Dashboard,
+                     live: LiveState) -> str:
+    """Why a live dashboard carrying ``key``'s mark is not the managed one."""
+    who = f"created by {live.user_label(dash.creator_id)}"
+    if kept is not None:
+        return (f"carries the mark of {key!r} but dashboard #{kept.id} is the managed one "
+                f"(a copy made in the UI?, {who}); it is never changed: remove the mark from "
+                "its description")
+    return (f"carries the mark of {key!r} ({who}), but dashboard #{original.id}, which had "
+            "the mark first, is in the Trash: a copy never takes a dashboard over, so it is "
+            f"left alone and never changed (a declared {key!r} gets a new dashboard). Restore "
+            f"#{original.id} instead, or delete it from the Trash for good to make this one the "
+            "managed dashboard, or remove the mark from this one")
+
+
+def _unchanged_since_plan(ctx: WriteContext, dashboard_id: int, want: DesiredDashboard
+                          ) -> dict[int, Dashcard] | None:
+    """The dashcards now, by id, once sure that nobody added or removed one, or a tab.
+
+    The ``PUT`` of ``dashcards`` deletes every dashcard and tab it leaves out, so one that a
+    person added between plan and apply would be lost with the pulse cards that show it.
+    None when the dashboard already has the planned layout (an apply killed after its ``PUT``
+    was sent, or a concurrent one): nothing is left to write.
+    """
+    then = next((d for d in ctx.live.dashboards if d.id == dashboard_id), None)
+    now = ctx.client.dashboards.get(dashboard_id)
+    keys = {card_id: key for key, card_id in ctx.cards.items()}
+    if not now.tabs and (Counter(item_of_dashcard(d, keys) for d in now.dashcards)
+                         == Counter(want.items)):
+        return None
+    seen = (sorted(d.id for d in then.dashcards) if then else [],
+            sorted(t.get("id") or 0 for t in then.tabs) if then else [])
+    if (sorted(d.id for d in now.dashcards), sorted(t.get("id") or 0 for t in now.tabs)) != seen:
+        raise ApiError(f"dashboard {want.key} (#{dashboard_id}) changed since plan (its cards "
+                       "or tabs were edited in Metabase meanwhile), so its layout was not "
+                       "written: run plan again")
+    return {d.id: d for d in now.dashcards}
+
+
 class Dashboards(Kind):
     """Dashboards: after the cards they show; before the subscriptions that send them."""
 
@@ -248,18 +327,14 @@ class Dashboards(Kind):
 
     @staticmethod
     def managed(live: LiveState) -> dict[str, Dashboard]:
-        """Live managed dashboards by key, the oldest first when a key is claimed twice."""
-        out: dict[str, Dashboard] = {}
-        for dash in sorted(live.dashboards, key=lambda d: (d.creator_id != live.me.id, d.id)):
-            key = managed_key(dash.description)
-            if key is not None:
-                out.setdefault(key, dash)
-        return out
+        """Live managed dashboards by key (the rule of :func:`dashboard_claims`)."""
+        return dashboard_claims(live)[0]
 
     def diff(self, desired: Desired, walk: PlanWalk) -> None:
         """Creates and in-place updates of declared dashboards; hand-made ones reported."""
         live = walk.live
-        managed = self.managed(live)
+        managed, left_alone = dashboard_claims(live)
+        walk.unmanaged.extend(left_alone)
         keys = {card.id: key for key, card in walk.managed_cards.items()}
         for want in desired.dashboards:
             dash = managed.get(want.key)
@@ -354,7 +429,7 @@ class Dashboards(Kind):
             )
             dashboard_id = made.id
             body: dict[str, Any] = {"width": want.width} if want.width is not None else {}
-            current: dict[int, Dashcard] = {}
+            current: dict[int, Dashcard] | None = {}
         else:
             assert change.live_id is not None
             dashboard_id = change.live_id
@@ -365,9 +440,9 @@ class Dashboards(Kind):
                 body["collection_id"] = target
             if "width" in changed:
                 body["width"] = want.width
-            current = {d.id: d for live in ctx.live.dashboards if live.id == dashboard_id
-                       for d in live.dashcards}
-        if plan.layout_changes:
+            current = (_unchanged_since_plan(ctx, dashboard_id, want)
+                       if plan.layout_changes else {})
+        if plan.layout_changes and current is not None:
             body["tabs"] = []  # sent with dashcards, or Metabase deletes every tab
             body["dashcards"] = [
                 _dashcard_body(item, kept if kept is not None else -(n + 1), ctx,

@@ -60,6 +60,9 @@ class LiveState:
     unreadable: frozenset[str] = frozenset()
     #: live dashboards: the marked ones whole (dashcards, tabs), the others as list rows
     dashboards: list[Dashboard] = field(default_factory=list)
+    #: archived dashboards (list rows), read only when a key's live claimants are all someone
+    #: else's: they tell an adopted dashboard from a copy of one in the Trash (dashboards.py)
+    archived_dashboards: list[Dashboard] = field(default_factory=list)
     #: what collection copies hold (``GET /api/collection/:id/items``), by collection id
     collection_items: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     #: live (not archived) dashboard subscriptions the credentials may see (``GET /api/pulse``)
@@ -286,6 +289,10 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
         dashboards=[client.dashboards.get(d.id) if managed_key(d.description) else d
                     for d in results["dashboards"] if not d.archived],
     )
+    keys = {d.id: managed_key(d.description) for d in live.dashboards}
+    mine = {keys[d.id] for d in live.dashboards if d.creator_id == live.me.id}
+    if any(key is not None and key not in mine for key in keys.values()):
+        live.archived_dashboards = list(client.dashboards.list("archived"))
     # subscriptions matter only on managed dashboards: without one, no request for them
     if any(managed_key(d.description) for d in live.dashboards):
         none: list[Pulse] = []

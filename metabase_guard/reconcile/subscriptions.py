@@ -83,6 +83,9 @@ class DesiredSubscription:
     #: the question keys of the dashboard, in reading order
     cards: tuple[str, ...]
     address: str
+    #: the dashboard has tabs made by hand (its layout is not ours): the pulse's cards are
+    #: left as they are on an update, and only the questions found on it attached on a create
+    keep_cards: bool = False
 
     def view(self) -> SubscriptionView:
         """The declared side of the comparison."""
@@ -283,7 +286,36 @@ class Subscriptions(Kind):
                 else:
                     ours.append((pulse, view))
             walk.existing += len(ours)
+            if dash.tabs and (subs or ours):
+                subs = self._on_tabs(want.key, dash, subs, dashcards, walk)
             self._diff_dashboard(want.key, dash, subs, ours, walk)
+
+    @staticmethod
+    def _on_tabs(key: str, dash: Dashboard, subs: Sequence[DesiredSubscription],
+                 dashcards: dict[int, int | None], walk: PlanWalk) -> list[DesiredSubscription]:
+        """Subscriptions of a dashboard with hand-made tabs: their cards are not compared.
+
+        Its layout is left alone (dashboards.py), so a declared question may be missing from
+        it; attaching that question would fail at apply time. A create attaches the declared
+        questions found on the dashboard, and is not planned when there is none.
+        """
+        walk.unmanaged.append(Unmanaged(
+            f"cards of the subscriptions of dashboard {key}",
+            f"dashboard #{dash.id} has tabs made by hand, so its layout is not managed: the "
+            "cards its subscriptions attach are left as they are (their schedules and "
+            "recipients are managed); remove the tabs in Metabase to manage them"))
+        found = {k for k, card in walk.managed_cards.items() if card.id in dashcards
+                 and dashcards[card.id] is not None}
+        out: list[DesiredSubscription] = []
+        for sub in subs:
+            there = tuple(k for k in sub.cards if k in found)
+            if there:
+                out.append(replace(sub, cards=there, keep_cards=True))
+            else:
+                walk.unmanaged.append(Unmanaged(
+                    sub.address, f"not created: none of its questions is on dashboard #{dash.id}, "
+                    "whose tabs were made by hand"))
+        return out
 
     @staticmethod
     def _theirs(pulse: Pulse, key: str, live: LiveState, other_channel: bool) -> Unmanaged:
@@ -305,7 +337,8 @@ class Subscriptions(Kind):
         pairs, creates, leftovers = _pair(subs, ours)
         walk.changes.extend(self._create(s) for s in creates)
         for want, pulse, seen in pairs:
-            fields = field_changes(seen.as_dict(), want.view().as_dict(), _FIELDS)
+            names = [f for f in _FIELDS if f != "cards" or not want.keep_cards]
+            fields = field_changes(seen.as_dict(), want.view().as_dict(), names)
             if fields:
                 walk.changes.append(Change(
                     "update", "subscription", want.address, key=key, live_id=pulse.id,
@@ -334,8 +367,10 @@ class Subscriptions(Kind):
             raise ApiError(f"dashboard {sub.dashboard} does not exist, so its subscription "
                            "cannot be written")
         dash = ctx.client.dashboards.get(dashboard_id)
-        body = {"name": dash.name, "cards": self._cards(sub, dash, ctx),
-                "channels": [sub.channel_body()], "skip_if_empty": sub.skip_if_empty}
+        body: dict[str, Any] = {"name": dash.name, "channels": [sub.channel_body()],
+                                "skip_if_empty": sub.skip_if_empty}
+        if change.action == "create" or not sub.keep_cards:
+            body["cards"] = self._cards(sub, dash, ctx)
         if change.action == "create":
             known = {p.id for p in ctx.live.pulses}
             me = ctx.live.me.id
@@ -356,6 +391,10 @@ class Subscriptions(Kind):
         pulse_id = change.live_id
         # GET first: Metabase resets an omitted archived to false, so it is carried over
         current = ctx.client.pulses.get(pulse_id)
+        if sub.keep_cards:
+            body["cards"] = [{k: ref.get(k) for k in
+                              ("id", "dashboard_card_id", "include_csv", "include_xls")}
+                             for ref in current.cards]
         write_idempotent(lambda: ctx.client.pulses.update(
             pulse_id, {**body, "archived": current.archived}))
 
@@ -370,6 +409,8 @@ class Subscriptions(Kind):
         refs = []
         for key in sub.cards:
             card_id = ctx.cards.get(key)
+            if sub.keep_cards and card_id not in dashcards:
+                continue  # hand-made tabs: the plan attaches only what is on the dashboard
             if card_id is None or card_id not in dashcards:
                 raise ApiError(f"card {key} is not on dashboard {sub.dashboard}, so the "
                                "subscription cannot attach it")
