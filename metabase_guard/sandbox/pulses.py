@@ -1,10 +1,11 @@
 """``/api/pulse``: dashboard subscriptions (create, read, list, update, archive).
 
 Sources (metabase/metabase): ``src/metabase/pulse/api/pulse.clj`` (endpoints and body
-schemas), ``src/metabase/pulse/models/pulse.clj`` (create/update/retrieve, one channel per
-type), ``src/metabase/pulse/models/pulse_channel.clj`` (recipients: user ids, raw e-mails in
-``details.emails``) and ``src/metabase/pulse/events/dashboard_subscription.clj`` (what a
-dashboard update rewrites). ``GET /api/pulse/form_input`` lives in ``misc.py``.
+schemas), ``src/metabase/pulse/models/pulse.clj`` (create/update/retrieve; channels
+row-diffed by id, any number of each type), ``src/metabase/pulse/models/pulse_channel.clj``
+(recipients: user ids, raw e-mails in ``details.emails``) and
+``src/metabase/pulse/events/dashboard_subscription.clj`` (what a dashboard update rewrites).
+``GET /api/pulse/form_input`` lives in ``misc.py``.
 """
 
 from __future__ import annotations
@@ -331,35 +332,61 @@ def _replace_cards(store: Store, pulse: Row, refs: list[Row]) -> None:
     _insert_cards(store, pulse, refs)
 
 
-def _insert_channels(store: Store, pulse: Row, channels: list[Row]) -> None:
-    """pulse.clj (update-notification-channels!): the first channel of each type only."""
-    seen: set[str] = set()
-    stamp = now_iso()
-    for channel in channels:
-        if channel["channel_type"] in seen:
-            continue
-        seen.add(channel["channel_type"])
-        recipients = [r for r in channel.get("recipients") or [] if isinstance(r, dict)]
-        details = copy.deepcopy(channel.get("details") or {})
+def _channel_fields(channel: Row) -> Row:
+    """pulse_channel.clj (create-pulse-channel!, update-pulse-channel!): the stored fields.
+
+    Raw e-mail recipients go to ``details.emails`` of an e-mail channel (the one type that
+    allows recipients), user recipients to ``_user_ids``; an omitted ``details`` is ``{}``;
+    schedule parts the schedule type does not use are dropped.
+    """
+    recipients = [r for r in channel.get("recipients") or [] if isinstance(r, dict)]
+    details = copy.deepcopy(channel.get("details") or {})
+    kind = channel.get("schedule_type")
+    if channel["channel_type"] == "email":
         emails = [r["email"] for r in recipients if r.get("id") is None and r.get("email")]
-        if channel["channel_type"] == "email":
-            details.pop("emails", None)
-            if emails:
-                details["emails"] = emails
+        details.pop("emails", None)
+        if emails:
+            details["emails"] = emails
+    return {
+        "enabled": channel.get("enabled", True) is not False,
+        "schedule_type": kind,
+        "schedule_hour": channel.get("schedule_hour") if kind != "hourly" else None,
+        "schedule_day": channel.get("schedule_day") if kind in ("weekly", "monthly") else None,
+        "schedule_frame": channel.get("schedule_frame") if kind == "monthly" else None,
+        "details": details,
+        "_user_ids": ([r["id"] for r in recipients if r.get("id") is not None]
+                      if channel["channel_type"] == "email" else []),
+    }
+
+
+def _write_channels(store: Store, pulse: Row, channels: list[Row]) -> None:
+    """pulse.clj (update-notification-channels!): the sent channels are all of them.
+
+    Row-diff by ``id``: a channel sent without an id (or with one the pulse does not have)
+    is created, a sent one the pulse has is updated (its ``channel_type`` kept), and every
+    channel of the pulse that is not sent is deleted. Several channels of one type are kept.
+    """
+    existing = {c["id"]: c for c in store.rows_where("pulse_channels", "pulse_id", pulse["id"])}
+    ids = [c.get("id") if isinstance(c.get("id"), int) else None for c in channels]
+    sent = set(ids)
+    for channel_id in [i for i in existing if i not in sent]:
+        store.delete("pulse_channels", channel_id)
+    stamp = now_iso()
+    for channel, channel_id in zip(channels, ids, strict=True):
+        row = existing.get(channel_id) if channel_id is not None else None
+        if row is not None:
+            fields = _channel_fields({**channel, "channel_type": row["channel_type"]})
+            if any(row[k] != v for k, v in fields.items()):
+                row.update(fields, updated_at=stamp)
+            continue
         store.insert("pulse_channels", {
             "pulse_id": pulse["id"],
             "channel_type": channel["channel_type"],
             "channel_id": channel.get("channel_id"),
-            "enabled": channel.get("enabled", True) is not False,
-            "schedule_type": channel.get("schedule_type"),
-            "schedule_hour": channel.get("schedule_hour"),
-            "schedule_day": channel.get("schedule_day"),
-            "schedule_frame": channel.get("schedule_frame"),
-            "details": details,
+            **_channel_fields(channel),
             "entity_id": nano_id(),
             "created_at": stamp,
             "updated_at": stamp,
-            "_user_ids": [r["id"] for r in recipients if r.get("id") is not None],
         })
 
 
@@ -395,7 +422,7 @@ def create_pulse(sb: Sandbox, req: Request) -> Reply:
         "updated_at": stamp,
     })
     _insert_cards(store, pulse, body["cards"])
-    _insert_channels(store, pulse, body["channels"])
+    _write_channels(store, pulse, body["channels"])
     return ok(pulse_json(store, pulse, user))
 
 
@@ -403,8 +430,9 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/pulse/:id``.
 
     pulse.clj: ``skip_if_empty`` and ``archived`` have schema defaults of false, so a body
-    without them un-archives the subscription and clears the flag; ``cards`` and ``channels``
-    replace the stored ones wholesale; archiving disables every channel.
+    without them un-archives the subscription and clears the flag; ``cards`` replace the stored
+    ones, ``channels`` are row-diffed by id (:func:`_write_channels`); archiving disables every
+    channel.
     """
     store, user = sb.store, _user(req)
     pulse = _pulse_or_404(store, req.id_param())
@@ -423,8 +451,7 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
     if body.get("cards"):
         _replace_cards(store, pulse, body["cards"])
     if body.get("channels"):
-        _delete_channels(store, pulse["id"])
-        _insert_channels(store, pulse, body["channels"])
+        _write_channels(store, pulse, body["channels"])
     if pulse["archived"]:
         for channel in store.rows_where("pulse_channels", "pulse_id", pulse["id"]):
             channel["enabled"] = False

@@ -229,15 +229,28 @@ def test_pulse_create_get_and_recipients(api: Api) -> None:
     assert api.get(f"/api/pulse/{pulse['id']}").json()["channels"][0]["schedule_day"] == "mon"
 
 
-def test_pulse_keeps_one_channel_per_type_and_validates(api: Api) -> None:
+def test_pulse_channels_are_row_diffed_by_id_and_validated(api: Api) -> None:
+    # pulse.clj update-notification-channels!: every channel sent without an id is created
     card = api.card()
     dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
-    slack = {"channel_type": "slack", "schedule_type": "daily", "schedule_hour": 9,
-             "details": {"channel": "#ml-alerts"}, "recipients": []}
-    email = {"channel_type": "email", "schedule_type": "hourly", "recipients": [{"id": 1}]}
+    slack = {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+             "schedule_hour": 9, "details": {"channel": "#ml-alerts"}, "recipients": []}
+    email = {"channel_type": "email", "enabled": True, "schedule_type": "hourly",
+             "schedule_hour": 5, "recipients": [{"id": 1}]}
     pulse = _pulse(api, dash, channels=[slack, email, {**slack, "schedule_hour": 3}])
-    assert sorted(c["channel_type"] for c in pulse["channels"]) == ["email", "slack"]
-    assert [c["schedule_hour"] for c in pulse["channels"] if c["channel_type"] == "slack"] == [9]
+    channels = pulse["channels"]
+    assert [(c["channel_type"], c["schedule_hour"]) for c in channels] == [
+        ("slack", 9), ("email", None), ("slack", 3)]  # hourly drops the hour
+    first, _, third = channels
+    # a sent id updates that channel, one without an id is new, an unsent one is deleted
+    put = api.put(f"/api/pulse/{pulse['id']}", {"channels": [
+        {**slack, "id": third["id"], "schedule_hour": 4}, {**email, "schedule_type": "daily"}]})
+    assert put.status_code == 200, put.text
+    after = put.json()["channels"]
+    assert after[0]["id"] == third["id"]
+    assert first["id"] not in {c["id"] for c in after}
+    assert [(c["channel_type"], c["schedule_hour"]) for c in after] == [
+        ("slack", 4), ("email", 5)]
     response = api.post("/api/pulse", {"name": "x", "dashboard_id": dash["id"], "cards": [],
                                        "channels": [{"channel_type": "fax"}]})
     assert response.status_code == 400
