@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from metabase_guard.sandbox.cards import card_readable
 from metabase_guard.sandbox.core import (
+    ApiFailure,
     Reply,
     Request,
     Row,
@@ -97,11 +98,12 @@ def _user(req: Request) -> Row:
 # ------------------------------------------------------------------------------ reading
 def _recipients_json(store: Store, channel: Row) -> list[Row]:
     # pulse_channel.clj (recipients hydration): raw addresses from details.emails as
-    # {"email": ...}, then the user recipients as short user objects.
+    # {"email": ...}, then the user recipients as short user objects, active users only
+    # (pulse/db.clj active-recipients-for-channels).
     out: list[Row] = [{"email": e} for e in channel["details"].get("emails") or []]
     for user_id in channel["_user_ids"]:
         user = store.get("users", user_id)
-        if user is not None:
+        if user is not None and user.get("is_active", True):
             out.append(store.user_summary(user) or {})
     return out
 
@@ -109,6 +111,8 @@ def _recipients_json(store: Store, channel: Row) -> list[Row]:
 def _channel_json(store: Store, channel: Row) -> Row:
     out = {k: copy.deepcopy(channel[k]) for k in CHANNEL_COLUMNS}
     out["recipients"] = _recipients_json(store, channel)
+    # pulse_channel.clj (mi/to-json :model/PulseChannel): details.emails stays internal
+    out["details"].pop("emails", None)
     return out
 
 
@@ -222,8 +226,10 @@ def _validate_cards(errors: Errors, body: dict[str, Any], *, required: bool) -> 
             errors.add(["cards", index], description, [f"invalid type, received: {received(card)}"])
             continue
         field(errors, card, "id", check_positive_int, required=True, path=["cards", index])
+        # pulse.clj (CardBase): include_csv and include_xls are required
         for key in ("include_csv", "include_xls", "format_rows", "pivot_results"):
-            field(errors, card, key, check_bool, path=["cards", index])
+            field(errors, card, key, check_bool, path=["cards", index],
+                  required=key in ("include_csv", "include_xls"))
         field(errors, card, "dashboard_card_id", check_positive_int, path=["cards", index])
 
 
@@ -243,7 +249,6 @@ def _validate_channels(errors: Errors, body: dict[str, Any], *, required: bool) 
             continue
         field(errors, channel, "channel_type", check_enum(CHANNEL_TYPES), required=True,
               path=where, description="enum of email, slack, http")
-        field(errors, channel, "enabled", check_bool, path=where)
         field(errors, channel, "schedule_type", check_enum(SCHEDULE_TYPES), path=where,
               description="nullable enum of hourly, daily, weekly, monthly")
         field(errors, channel, "schedule_day", check_enum(DAYS), path=where,
@@ -296,6 +301,10 @@ def _check_references(store: Store, body: dict[str, Any], user: Row) -> None:
         if not card_readable(store, card, user):
             raise forbidden()
     for channel in body.get("channels") or []:
+        # pulse_channel.clj (create-pulse-channel!, update-pulse-channel!): the precondition
+        # (boolean? enabled) throws an AssertionError, which Metabase answers with a 500
+        if not isinstance(channel.get("enabled"), bool):
+            raise ApiFailure(500, {"message": "Assert failed: (boolean? enabled)"})
         _check_schedule(channel)
         for recipient in channel.get("recipients") or []:
             if isinstance(recipient, dict) and recipient.get("id") is not None:
@@ -348,7 +357,7 @@ def _channel_fields(channel: Row) -> Row:
         if emails:
             details["emails"] = emails
     return {
-        "enabled": channel.get("enabled", True) is not False,
+        "enabled": channel["enabled"],
         "schedule_type": kind,
         "schedule_hour": channel.get("schedule_hour") if kind != "hourly" else None,
         "schedule_day": channel.get("schedule_day") if kind in ("weekly", "monthly") else None,
@@ -409,7 +418,11 @@ def create_pulse(sb: Sandbox, req: Request) -> Reply:
         "entity_id": nano_id(),
         "creator_id": user["id"],
         "dashboard_id": body.get("dashboard_id"),
-        "collection_id": body.get("collection_id"),
+        # pulse.clj (define-before-insert :model/Pulse): a subscription takes its dashboard's
+        # collection, whatever the body says
+        "collection_id": (store.get_or_404("dashboards", body["dashboard_id"])["collection_id"]
+                          if body.get("dashboard_id") is not None
+                          else body.get("collection_id")),
         "collection_position": body.get("collection_position"),
         "skip_if_empty": bool(body.get("skip_if_empty")),
         "archived": False,
@@ -432,7 +445,7 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
     pulse.clj: ``skip_if_empty`` and ``archived`` have schema defaults of false, so a body
     without them un-archives the subscription and clears the flag; ``cards`` replace the stored
     ones, ``channels`` are row-diffed by id (:func:`_write_channels`); archiving disables every
-    channel.
+    channel and un-archiving enables every one.
     """
     store, user = sb.store, _user(req)
     pulse = _pulse_or_404(store, req.id_param())
@@ -447,14 +460,17 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
         if body.get(key) is not None:
             pulse[key] = copy.deepcopy(body[key])
     pulse["skip_if_empty"] = bool(body.get("skip_if_empty") or False)
-    pulse["archived"] = bool(body.get("archived") or False)
+    archived = bool(body.get("archived") or False)
+    if archived != pulse["archived"]:
+        # pulse.clj (define-before-update :model/Pulse): archiving disables every channel,
+        # un-archiving enables every one; the channels sent are written after that
+        for channel in store.rows_where("pulse_channels", "pulse_id", pulse["id"]):
+            channel["enabled"] = not archived
+    pulse["archived"] = archived
     if body.get("cards"):
         _replace_cards(store, pulse, body["cards"])
     if body.get("channels"):
         _write_channels(store, pulse, body["channels"])
-    if pulse["archived"]:
-        for channel in store.rows_where("pulse_channels", "pulse_id", pulse["id"]):
-            channel["enabled"] = False
     pulse["updated_at"] = now_iso()
     return ok(pulse_json(store, pulse, user))
 

@@ -49,9 +49,11 @@ def _hand_made_dashboard(env: Env, dashcards: list[dict[str, Any]], *,
         cards = [{"id": d.card_id, "dashboard_card_id": d.id, "include_csv": False,
                   "include_xls": False} for d in charts]
         for channel in (
-            {"channel_type": "email", "schedule_type": "weekly", "schedule_day": "mon",
+            {"channel_type": "email", "enabled": True, "schedule_type": "weekly",
+             "schedule_day": "mon",
              "schedule_hour": 8, "recipients": [{"id": pm.me.id}, {"email": "boss@example.org"}]},
-            {"channel_type": "slack", "schedule_type": "daily", "schedule_hour": 7,
+            {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+             "schedule_hour": 7,
              "recipients": [], "details": {"channel": "#ml-alerts"}},
         ):
             pm.pulses.create({"name": "Team pulse", "dashboard_id": dash.id, "cards": cards,
