@@ -5,7 +5,8 @@ metabase-guard marker, and each of its alerts made by someone else is handed ove
 metabase-guard's user (``creator_id``, which Metabase lets a superuser change). A dashboard is
 adopted the same way: its description gets the marker, the cards on it that are not managed
 are imported and adopted with it, and its subscriptions made by someone else are replaced by
-copies made by metabase-guard's user (a pulse's creator cannot be changed). A plan right after
+copies made by metabase-guard's user (a pulse's creator cannot be changed), except those a
+copy could not repeat exactly, which stay theirs (:func:`_not_adoptable`). A plan right after
 an import shows no changes, except that a dashboard whose geometry is not what the layout rule
 makes is laid out by the rule (``import`` says which cards move).
 """
@@ -23,7 +24,14 @@ from typing import Any
 import yaml
 
 from metabase_guard.api.client import MetabaseClient
-from metabase_guard.api.models import Card, Dashboard, Dashcard, Notification, Pulse
+from metabase_guard.api.models import (
+    Card,
+    Dashboard,
+    Dashcard,
+    Notification,
+    Pulse,
+    PulseChannel,
+)
 from metabase_guard.api.query import read_native
 from metabase_guard.api.resources import split_path
 from metabase_guard.config import Settings
@@ -234,6 +242,8 @@ class DashboardImport:
     declaration: dict[str, Any]
     #: the subscriptions the declaration says (one per pulse), the ones adoption takes over
     pulses: list[Pulse] = field(default_factory=list)
+    #: by pulse id, the channels of it the declaration says (the ones our copies deliver on)
+    channels: dict[int, list[PulseChannel]] = field(default_factory=dict)
     #: items the layout rule places elsewhere than they are now, for the import's output
     moved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -267,15 +277,49 @@ def _where(place: Placement) -> str:
     return f"row {place.row}, col {place.col}, {place.size_x}x{place.size_y}"
 
 
-def _subscriptions_of(pulses: Iterable[Pulse], live: LiveState,
-                      skipped: list[str]) -> tuple[list[dict[str, Any]], list[Pulse]]:
-    """Declarations of a dashboard's live subscriptions: one per enabled e-mail or Slack channel."""
+def _not_adoptable(pulse: Pulse) -> str | None:
+    """Why a subscription someone else made cannot be replaced by our copy, or None.
+
+    Our copy says only what a declaration says: a filter, ``disable_links`` (which
+    ``POST /api/pulse`` cannot set, src/metabase/pulse/api/pulse.clj), a webhook or a disabled
+    channel, or a schedule without a declaration form would be lost or changed by it.
+    """
+    wire = pulse.wire()
+    if wire.get("parameters"):
+        return "it filters the dashboard (parameters), which a declaration cannot say"
+    if wire.get("disable_links"):
+        return "it is sent without links, which Metabase's API cannot set on a copy"
+    for channel in pulse.channels:
+        if channel.channel_type not in ("email", "slack"):
+            return (f"it delivers by {channel.channel_type!r}; dashboard subscriptions are "
+                    "declared for e-mail and Slack only")
+        if not channel.enabled:
+            return f"its {channel.channel_type} channel is disabled"
+        if schedule_from_pulse(channel.model_dump()) is None:
+            return (f"its {channel.channel_type} schedule has no declaration form (a monthly "
+                    "send on a weekday)")
+    return None
+
+
+def _subscriptions_of(pulses: Iterable[Pulse], live: LiveState, skipped: list[str]
+                      ) -> tuple[list[dict[str, Any]], list[Pulse], dict[int, list[PulseChannel]]]:
+    """Declarations of a dashboard's live subscriptions: one per enabled e-mail or Slack channel.
+
+    Returns the declarations, the pulses they come from and, by pulse id, the channels
+    declared. A subscription someone else made that our copy could not repeat exactly is
+    neither declared nor adopted: it stays theirs (:func:`_not_adoptable`).
+    """
     out: list[dict[str, Any]] = []
     taken: list[Pulse] = []
+    declared: dict[int, list[PulseChannel]] = {}
     for pulse in sorted(pulses, key=lambda p: p.id):
         if pulse.archived:
             continue
-        said = False
+        why = _not_adoptable(pulse) if pulse.creator_id != live.me.id else None
+        if why is not None:
+            skipped.append(f"subscription #{pulse.id}: {why}; not imported and left as it is "
+                           f"(it stays {live.user_label(pulse.creator_id)}'s)")
+            continue
         for channel in pulse.channels:
             if not channel.enabled:
                 continue
@@ -306,10 +350,10 @@ def _subscriptions_of(pulses: Iterable[Pulse], live: LiveState,
             if pulse.skip_if_empty:
                 entry["skip_if_empty"] = True
             out.append(entry)
-            said = True
-        if said:
+            declared.setdefault(pulse.id, []).append(channel)
+        if pulse.id in declared:
             taken.append(pulse)
-    return out, taken
+    return out, taken, declared
 
 
 def dashboard_declaration(
@@ -370,7 +414,8 @@ def dashboard_declaration(
                     f"heading {item.heading!r}" if isinstance(item, HeadingItem) else
                     f"text {item.text[:30]!r}")
             result.moved.append(f"cards[{index}] {what}: {_where(now)} -> {_where(then)}")
-    subscriptions, result.pulses = _subscriptions_of(pulses, live, result.skipped)
+    subscriptions, result.pulses, result.channels = _subscriptions_of(pulses, live,
+                                                                      result.skipped)
     if subscriptions:
         declaration["subscriptions"] = subscriptions
     return result
@@ -432,6 +477,15 @@ def _cards_of_dashboard(client: MetabaseClient, dash: Dashboard, live: LiveState
     return out
 
 
+def _channel_copy(channel: PulseChannel) -> dict[str, Any]:
+    """The body of a copy of ``channel``: its schedule, details and recipients, enabled."""
+    body = channel.model_dump(include={"channel_type", "schedule_type", "schedule_hour",
+                                       "schedule_day", "schedule_frame", "details"})
+    recipients = [{"id": r["id"]} if r.get("id") is not None else {"email": r.get("email")}
+                  for r in channel.recipients]
+    return {**body, "enabled": True, "recipients": recipients}
+
+
 def adopt_dashboards(client: MetabaseClient, live: LiveState,
                      imports: Iterable[DashboardImport]) -> list[str]:
     """Mark the imported dashboards and replace the subscriptions others made by our copies."""
@@ -447,22 +501,19 @@ def adopt_dashboards(client: MetabaseClient, live: LiveState,
             if pulse.creator_id == live.me.id:
                 continue
             # a pulse's creator cannot be changed (no creator_id in PUT /api/pulse,
-            # src/metabase/pulse/api/pulse.clj): make our copy first, then archive theirs
-            copy = client.pulses.create({
-                "name": dash.name, "dashboard_id": dash.id, "collection_id": dash.collection_id,
-                "skip_if_empty": pulse.skip_if_empty,
+            # src/metabase/pulse/api/pulse.clj): make our copies first, then archive theirs.
+            # One copy per declared channel, as metabase-guard keeps its subscriptions
+            # (reconcile/subscriptions.py), so that the plan after the import is empty.
+            copies = [client.pulses.create({
+                "name": dash.name, "dashboard_id": dash.id, "skip_if_empty": pulse.skip_if_empty,
+                "parameters": [],
                 "cards": [{k: c.get(k) for k in ("id", "dashboard_card_id", "include_csv",
                                                   "include_xls")} for c in pulse.cards],
-                "channels": [
-                    {**ch.model_dump(include={"channel_type", "enabled", "schedule_type",
-                                              "schedule_hour", "schedule_day", "schedule_frame",
-                                              "details"}),
-                     "recipients": [{"id": r["id"]} if r.get("id") is not None
-                                    else {"email": r.get("email")} for r in ch.recipients]}
-                    for ch in pulse.channels],
-            })
+                "channels": [_channel_copy(channel)],
+            }) for channel in item.channels.get(pulse.id, [])]
             client.pulses.archive(pulse.id, pulse.skip_if_empty)
-            done.append(f"subscription #{pulse.id} replaced by #{copy.id} (a subscription "
+            made = ", ".join(f"#{c.id}" for c in copies)
+            done.append(f"subscription #{pulse.id} replaced by {made} (a subscription "
                         "cannot be handed over to another user, so metabase-guard made its own "
                         "copy and archived the original)")
     return done

@@ -170,7 +170,13 @@ class Dashboard(WireModel):
 
 
 class PulseChannel(WireModel):
-    """How and when a dashboard subscription delivers: one per channel type."""
+    """How and when a dashboard subscription delivers.
+
+    A pulse may have several channels, of one type too: Metabase row-diffs the ``channels`` a
+    write sends by ``id`` (src/metabase/pulse/models/pulse.clj
+    ``update-notification-channels!``), so a channel sent without an id is created and one of
+    the pulse's that is not sent is deleted.
+    """
 
     channel_type: str
     enabled: bool = True

@@ -1,10 +1,11 @@
 """``/api/pulse``: dashboard subscriptions (create, read, list, update, archive).
 
 Sources (metabase/metabase): ``src/metabase/pulse/api/pulse.clj`` (endpoints and body
-schemas), ``src/metabase/pulse/models/pulse.clj`` (create/update/retrieve, one channel per
-type), ``src/metabase/pulse/models/pulse_channel.clj`` (recipients: user ids, raw e-mails in
-``details.emails``) and ``src/metabase/pulse/events/dashboard_subscription.clj`` (what a
-dashboard update rewrites). ``GET /api/pulse/form_input`` lives in ``misc.py``.
+schemas), ``src/metabase/pulse/models/pulse.clj`` (create/update/retrieve; channels
+row-diffed by id, any number of each type), ``src/metabase/pulse/models/pulse_channel.clj``
+(recipients: user ids, raw e-mails in ``details.emails``) and
+``src/metabase/pulse/events/dashboard_subscription.clj`` (what a dashboard update rewrites).
+``GET /api/pulse/form_input`` lives in ``misc.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from metabase_guard.sandbox.cards import card_readable
 from metabase_guard.sandbox.core import (
+    ApiFailure,
     Reply,
     Request,
     Row,
@@ -96,11 +98,12 @@ def _user(req: Request) -> Row:
 # ------------------------------------------------------------------------------ reading
 def _recipients_json(store: Store, channel: Row) -> list[Row]:
     # pulse_channel.clj (recipients hydration): raw addresses from details.emails as
-    # {"email": ...}, then the user recipients as short user objects.
+    # {"email": ...}, then the user recipients as short user objects, active users only
+    # (pulse/db.clj active-recipients-for-channels).
     out: list[Row] = [{"email": e} for e in channel["details"].get("emails") or []]
     for user_id in channel["_user_ids"]:
         user = store.get("users", user_id)
-        if user is not None:
+        if user is not None and user.get("is_active", True):
             out.append(store.user_summary(user) or {})
     return out
 
@@ -108,6 +111,8 @@ def _recipients_json(store: Store, channel: Row) -> list[Row]:
 def _channel_json(store: Store, channel: Row) -> Row:
     out = {k: copy.deepcopy(channel[k]) for k in CHANNEL_COLUMNS}
     out["recipients"] = _recipients_json(store, channel)
+    # pulse_channel.clj (mi/to-json :model/PulseChannel): details.emails stays internal
+    out["details"].pop("emails", None)
     return out
 
 
@@ -221,8 +226,10 @@ def _validate_cards(errors: Errors, body: dict[str, Any], *, required: bool) -> 
             errors.add(["cards", index], description, [f"invalid type, received: {received(card)}"])
             continue
         field(errors, card, "id", check_positive_int, required=True, path=["cards", index])
+        # pulse.clj (CardBase): include_csv and include_xls are required
         for key in ("include_csv", "include_xls", "format_rows", "pivot_results"):
-            field(errors, card, key, check_bool, path=["cards", index])
+            field(errors, card, key, check_bool, path=["cards", index],
+                  required=key in ("include_csv", "include_xls"))
         field(errors, card, "dashboard_card_id", check_positive_int, path=["cards", index])
 
 
@@ -242,7 +249,6 @@ def _validate_channels(errors: Errors, body: dict[str, Any], *, required: bool) 
             continue
         field(errors, channel, "channel_type", check_enum(CHANNEL_TYPES), required=True,
               path=where, description="enum of email, slack, http")
-        field(errors, channel, "enabled", check_bool, path=where)
         field(errors, channel, "schedule_type", check_enum(SCHEDULE_TYPES), path=where,
               description="nullable enum of hourly, daily, weekly, monthly")
         field(errors, channel, "schedule_day", check_enum(DAYS), path=where,
@@ -295,6 +301,10 @@ def _check_references(store: Store, body: dict[str, Any], user: Row) -> None:
         if not card_readable(store, card, user):
             raise forbidden()
     for channel in body.get("channels") or []:
+        # pulse_channel.clj (create-pulse-channel!, update-pulse-channel!): the precondition
+        # (boolean? enabled) throws an AssertionError, which Metabase answers with a 500
+        if not isinstance(channel.get("enabled"), bool):
+            raise ApiFailure(500, {"message": "Assert failed: (boolean? enabled)"})
         _check_schedule(channel)
         for recipient in channel.get("recipients") or []:
             if isinstance(recipient, dict) and recipient.get("id") is not None:
@@ -331,35 +341,61 @@ def _replace_cards(store: Store, pulse: Row, refs: list[Row]) -> None:
     _insert_cards(store, pulse, refs)
 
 
-def _insert_channels(store: Store, pulse: Row, channels: list[Row]) -> None:
-    """pulse.clj (update-notification-channels!): the first channel of each type only."""
-    seen: set[str] = set()
-    stamp = now_iso()
-    for channel in channels:
-        if channel["channel_type"] in seen:
-            continue
-        seen.add(channel["channel_type"])
-        recipients = [r for r in channel.get("recipients") or [] if isinstance(r, dict)]
-        details = copy.deepcopy(channel.get("details") or {})
+def _channel_fields(channel: Row) -> Row:
+    """pulse_channel.clj (create-pulse-channel!, update-pulse-channel!): the stored fields.
+
+    Raw e-mail recipients go to ``details.emails`` of an e-mail channel (the one type that
+    allows recipients), user recipients to ``_user_ids``; an omitted ``details`` is ``{}``;
+    schedule parts the schedule type does not use are dropped.
+    """
+    recipients = [r for r in channel.get("recipients") or [] if isinstance(r, dict)]
+    details = copy.deepcopy(channel.get("details") or {})
+    kind = channel.get("schedule_type")
+    if channel["channel_type"] == "email":
         emails = [r["email"] for r in recipients if r.get("id") is None and r.get("email")]
-        if channel["channel_type"] == "email":
-            details.pop("emails", None)
-            if emails:
-                details["emails"] = emails
+        details.pop("emails", None)
+        if emails:
+            details["emails"] = emails
+    return {
+        "enabled": channel["enabled"],
+        "schedule_type": kind,
+        "schedule_hour": channel.get("schedule_hour") if kind != "hourly" else None,
+        "schedule_day": channel.get("schedule_day") if kind in ("weekly", "monthly") else None,
+        "schedule_frame": channel.get("schedule_frame") if kind == "monthly" else None,
+        "details": details,
+        "_user_ids": ([r["id"] for r in recipients if r.get("id") is not None]
+                      if channel["channel_type"] == "email" else []),
+    }
+
+
+def _write_channels(store: Store, pulse: Row, channels: list[Row]) -> None:
+    """pulse.clj (update-notification-channels!): the sent channels are all of them.
+
+    Row-diff by ``id``: a channel sent without an id (or with one the pulse does not have)
+    is created, a sent one the pulse has is updated (its ``channel_type`` kept), and every
+    channel of the pulse that is not sent is deleted. Several channels of one type are kept.
+    """
+    existing = {c["id"]: c for c in store.rows_where("pulse_channels", "pulse_id", pulse["id"])}
+    ids = [c.get("id") if isinstance(c.get("id"), int) else None for c in channels]
+    sent = set(ids)
+    for channel_id in [i for i in existing if i not in sent]:
+        store.delete("pulse_channels", channel_id)
+    stamp = now_iso()
+    for channel, channel_id in zip(channels, ids, strict=True):
+        row = existing.get(channel_id) if channel_id is not None else None
+        if row is not None:
+            fields = _channel_fields({**channel, "channel_type": row["channel_type"]})
+            if any(row[k] != v for k, v in fields.items()):
+                row.update(fields, updated_at=stamp)
+            continue
         store.insert("pulse_channels", {
             "pulse_id": pulse["id"],
             "channel_type": channel["channel_type"],
             "channel_id": channel.get("channel_id"),
-            "enabled": channel.get("enabled", True) is not False,
-            "schedule_type": channel.get("schedule_type"),
-            "schedule_hour": channel.get("schedule_hour"),
-            "schedule_day": channel.get("schedule_day"),
-            "schedule_frame": channel.get("schedule_frame"),
-            "details": details,
+            **_channel_fields(channel),
             "entity_id": nano_id(),
             "created_at": stamp,
             "updated_at": stamp,
-            "_user_ids": [r["id"] for r in recipients if r.get("id") is not None],
         })
 
 
@@ -382,7 +418,11 @@ def create_pulse(sb: Sandbox, req: Request) -> Reply:
         "entity_id": nano_id(),
         "creator_id": user["id"],
         "dashboard_id": body.get("dashboard_id"),
-        "collection_id": body.get("collection_id"),
+        # pulse.clj (define-before-insert :model/Pulse): a subscription takes its dashboard's
+        # collection, whatever the body says
+        "collection_id": (store.get_or_404("dashboards", body["dashboard_id"])["collection_id"]
+                          if body.get("dashboard_id") is not None
+                          else body.get("collection_id")),
         "collection_position": body.get("collection_position"),
         "skip_if_empty": bool(body.get("skip_if_empty")),
         "archived": False,
@@ -395,7 +435,7 @@ def create_pulse(sb: Sandbox, req: Request) -> Reply:
         "updated_at": stamp,
     })
     _insert_cards(store, pulse, body["cards"])
-    _insert_channels(store, pulse, body["channels"])
+    _write_channels(store, pulse, body["channels"])
     return ok(pulse_json(store, pulse, user))
 
 
@@ -403,8 +443,9 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/pulse/:id``.
 
     pulse.clj: ``skip_if_empty`` and ``archived`` have schema defaults of false, so a body
-    without them un-archives the subscription and clears the flag; ``cards`` and ``channels``
-    replace the stored ones wholesale; archiving disables every channel.
+    without them un-archives the subscription and clears the flag; ``cards`` replace the stored
+    ones, ``channels`` are row-diffed by id (:func:`_write_channels`); archiving disables every
+    channel and un-archiving enables every one.
     """
     store, user = sb.store, _user(req)
     pulse = _pulse_or_404(store, req.id_param())
@@ -419,15 +460,17 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
         if body.get(key) is not None:
             pulse[key] = copy.deepcopy(body[key])
     pulse["skip_if_empty"] = bool(body.get("skip_if_empty") or False)
-    pulse["archived"] = bool(body.get("archived") or False)
+    archived = bool(body.get("archived") or False)
+    if archived != pulse["archived"]:
+        # pulse.clj (define-before-update :model/Pulse): archiving disables every channel,
+        # un-archiving enables every one; the channels sent are written after that
+        for channel in store.rows_where("pulse_channels", "pulse_id", pulse["id"]):
+            channel["enabled"] = not archived
+    pulse["archived"] = archived
     if body.get("cards"):
         _replace_cards(store, pulse, body["cards"])
     if body.get("channels"):
-        _delete_channels(store, pulse["id"])
-        _insert_channels(store, pulse, body["channels"])
-    if pulse["archived"]:
-        for channel in store.rows_where("pulse_channels", "pulse_id", pulse["id"]):
-            channel["enabled"] = False
+        _write_channels(store, pulse, body["channels"])
     pulse["updated_at"] = now_iso()
     return ok(pulse_json(store, pulse, user))
 

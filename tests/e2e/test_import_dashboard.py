@@ -49,9 +49,11 @@ def _hand_made_dashboard(env: Env, dashcards: list[dict[str, Any]], *,
         cards = [{"id": d.card_id, "dashboard_card_id": d.id, "include_csv": False,
                   "include_xls": False} for d in charts]
         for channel in (
-            {"channel_type": "email", "schedule_type": "weekly", "schedule_day": "mon",
+            {"channel_type": "email", "enabled": True, "schedule_type": "weekly",
+             "schedule_day": "mon",
              "schedule_hour": 8, "recipients": [{"id": pm.me.id}, {"email": "boss@example.org"}]},
-            {"channel_type": "slack", "schedule_type": "daily", "schedule_hour": 7,
+            {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+             "schedule_hour": 7,
              "recipients": [], "details": {"channel": "#ml-alerts"}},
         ):
             pm.pulses.create({"name": "Team pulse", "dashboard_id": dash.id, "cards": cards,
@@ -197,3 +199,69 @@ def test_import_of_a_dashboard_with_a_link_card_or_tabs_says_why_it_cannot(env: 
     result = env.run("import", "--dashboard", str(dash_id), "--yes")
     assert result.code == 1
     assert "has 2 tab(s); metabase-guard lays out dashboards without tabs" in result.err
+
+
+def test_import_dashboard_leaves_alone_subscriptions_a_copy_could_not_repeat(
+        env: Env, tmp_path: Path) -> None:
+    """Filters, no links, webhooks, disabled channels, odd schedules: never re-created by us."""
+    assert env.run("apply", "--yes", str(env.alerts)).code == 0
+    own = _sql_card(_pm(env), "Pushes today")
+    dash_id = _hand_made_dashboard(env, _rule_layout(env, own), pulses=False)
+    pm = _pm(env)
+    charts = [d for d in pm.dashboards.get(dash_id).dashcards if d.card_id is not None]
+    cards = [{"id": d.card_id, "dashboard_card_id": d.id, "include_csv": False,
+              "include_xls": False} for d in charts]
+    weekly = {"schedule_type": "weekly", "schedule_day": "mon", "schedule_hour": 8}
+    email = {"channel_type": "email", "enabled": True, **weekly,
+             "recipients": [{"email": "boss@example.org"}]}
+
+    def pulse(*channels: dict[str, Any], **extra: Any) -> int:
+        return pm.pulses.create({"name": "Team pulse", "dashboard_id": dash_id, "cards": cards,
+                                 "channels": list(channels), **extra}).id
+
+    filtered = pulse(email, parameters=[{"id": "abc", "name": "Region", "slug": "region",
+                                         "type": "string/=", "value": ["EU"]}])
+    webhook = pulse(email, {"channel_type": "http", "enabled": True, **weekly,
+                            "recipients": [], "channel_id": 1})
+    disabled = pulse({**email, "enabled": False})
+    odd = pulse({**email, "schedule_type": "monthly", "schedule_frame": "first"})
+    no_links = pulse(email)
+    # POST /api/pulse cannot set disable_links (src/metabase/pulse/api/pulse.clj), the
+    # notification UI can: set it on the stored row as that UI would have
+    env.mb.sandbox.store.get("pulses", no_links)["disable_links"] = True
+    both = pulse(email, {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+                         "schedule_hour": 7, "recipients": [],
+                         "details": {"channel": "#ml-alerts"}})
+    out = tmp_path / "team.yaml"
+
+    result = env.run("import", "--dashboard", str(dash_id), "--out", str(out), "--yes")
+
+    assert result.code == 0, result.err
+    for pulse_id, why in ((filtered, "it filters the dashboard (parameters)"),
+                          (webhook, "it delivers by 'http'"),
+                          (disabled, "its email channel is disabled"),
+                          (odd, "its email schedule has no declaration form"),
+                          (no_links, "it is sent without links")):
+        assert f"skipped: subscription #{pulse_id}: {why}" in result.err
+    assert "not imported and left as it is" in result.err
+    board = yaml.safe_load(out.read_text())["dashboards"][0]
+    assert board["subscriptions"] == [
+        {"schedule": {"every": "week", "on": "monday", "at": "08:00"},
+         "email": ["boss@example.org"]},
+        {"schedule": {"every": "day", "at": "07:00"}, "slack": ["#ml-alerts"]},
+    ]
+    with env.client() as client:
+        active = {p.id: p for p in client.pulses.list(dashboard_id=dash_id)}
+        archived = {p.id for p in client.pulses.list(dashboard_id=dash_id, archived=True)}
+        assert archived == {both}  # only the one our copies repeat exactly
+        left = {filtered, webhook, disabled, odd, no_links}
+        assert left <= set(active)
+        assert all(active[i].creator_id == pm.me.id for i in left)
+        assert all(active[i].channels[0].enabled for i in left - {disabled})
+        copies = [p for p in active.values() if p.creator_id == client.me.id]
+        assert sorted(c.channels[0].channel_type for c in copies) == ["email", "slack"]
+        assert all(len(c.channels) == 1 for c in copies)
+
+    plan = env.run("plan", "--detailed-exitcode", str(env.alerts), str(out))
+    assert plan.code == 0, plan.out
+    assert "No changes." in plan.out

@@ -224,20 +224,35 @@ def test_pulse_create_get_and_recipients(api: Api) -> None:
     assert [(c["id"], c["dashboard_card_id"]) for c in pulse["cards"]] == [
         (card["id"], full["dashcards"][0]["id"])]
     [channel] = pulse["channels"]
-    assert channel["details"]["emails"] == ["pm@example.com"]
+    # pulse_channel.clj (mi/to-json): details.emails is internal, the address is a recipient
+    assert "emails" not in channel["details"]
     assert [r.get("id") for r in channel["recipients"]] == [None, 1]
+    assert channel["recipients"][0] == {"email": "pm@example.com"}
     assert api.get(f"/api/pulse/{pulse['id']}").json()["channels"][0]["schedule_day"] == "mon"
 
 
-def test_pulse_keeps_one_channel_per_type_and_validates(api: Api) -> None:
+def test_pulse_channels_are_row_diffed_by_id_and_validated(api: Api) -> None:
+    # pulse.clj update-notification-channels!: every channel sent without an id is created
     card = api.card()
     dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
-    slack = {"channel_type": "slack", "schedule_type": "daily", "schedule_hour": 9,
-             "details": {"channel": "#ml-alerts"}, "recipients": []}
-    email = {"channel_type": "email", "schedule_type": "hourly", "recipients": [{"id": 1}]}
+    slack = {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+             "schedule_hour": 9, "details": {"channel": "#ml-alerts"}, "recipients": []}
+    email = {"channel_type": "email", "enabled": True, "schedule_type": "hourly",
+             "schedule_hour": 5, "recipients": [{"id": 1}]}
     pulse = _pulse(api, dash, channels=[slack, email, {**slack, "schedule_hour": 3}])
-    assert sorted(c["channel_type"] for c in pulse["channels"]) == ["email", "slack"]
-    assert [c["schedule_hour"] for c in pulse["channels"] if c["channel_type"] == "slack"] == [9]
+    channels = pulse["channels"]
+    assert [(c["channel_type"], c["schedule_hour"]) for c in channels] == [
+        ("slack", 9), ("email", None), ("slack", 3)]  # hourly drops the hour
+    first, _, third = channels
+    # a sent id updates that channel, one without an id is new, an unsent one is deleted
+    put = api.put(f"/api/pulse/{pulse['id']}", {"channels": [
+        {**slack, "id": third["id"], "schedule_hour": 4}, {**email, "schedule_type": "daily"}]})
+    assert put.status_code == 200, put.text
+    after = put.json()["channels"]
+    assert after[0]["id"] == third["id"]
+    assert first["id"] not in {c["id"] for c in after}
+    assert [(c["channel_type"], c["schedule_hour"]) for c in after] == [
+        ("slack", 4), ("email", 5)]
     response = api.post("/api/pulse", {"name": "x", "dashboard_id": dash["id"], "cards": [],
                                        "channels": [{"channel_type": "fax"}]})
     assert response.status_code == 400
@@ -292,3 +307,64 @@ def test_inline_parameters_from_056(api_for: Any) -> None:
         dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [
             _cell(-1, card["id"], 0)]})
         assert ("inline_parameters" in dash["dashcards"][0]) is present
+
+
+def test_pulse_takes_its_dashboards_collection(api: Api) -> None:
+    # pulse.clj define-before-insert :model/Pulse
+    folder = api.post("/api/collection", {"name": "Team"}).json()["id"]
+    other = api.post("/api/collection", {"name": "Other"}).json()["id"]
+    card = api.card()
+    dash = _put(api, _dashboard(api, collection_id=folder)["id"],
+                {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
+    assert _pulse(api, dash, collection_id=other)["collection_id"] == folder
+
+
+def test_pulse_channel_enabled_and_card_include_flags_are_required(api: Api) -> None:
+    card = api.card()
+    dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
+    channel = {"channel_type": "email", "schedule_type": "hourly", "recipients": [{"id": 1}]}
+    body = {"name": "x", "dashboard_id": dash["id"], "channels": [channel],
+            "cards": [{"id": card["id"], "include_csv": False, "include_xls": False}]}
+    # create-pulse-channel! precondition (boolean? enabled): an AssertionError, a 500
+    response = api.post("/api/pulse", body)
+    assert response.status_code == 500
+    assert "boolean? enabled" in response.json()["message"]
+    assert api.get("/api/pulse", params={"dashboard_id": dash["id"]}).json() == []
+    # pulse.clj CardBase: include_csv and include_xls are required keys
+    response = api.post("/api/pulse", {**body, "channels": [{**channel, "enabled": True}],
+                                       "cards": [{"id": card["id"]}]})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"cards"}
+    pulse = _pulse(api, dash)
+    response = api.put(f"/api/pulse/{pulse['id']}", {"channels": [channel]})
+    assert response.status_code == 500
+
+
+def test_pulse_lists_active_recipients_only(api_for: Any) -> None:
+    # user.clj deactivation keeps the recipient row; pulse/db.clj active-recipients-for-channels
+    api = api_for(seed={"users": [
+        {"email": "gone@example.com", "first_name": "Gone", "password": "x", "active": False}]})
+    gone = next(u["id"] for u in api.get("/api/user", params={"status": "all"}).json()["data"]
+                if u["email"] == "gone@example.com")
+    card = api.card()
+    dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
+    channel = {"channel_type": "email", "enabled": True, "schedule_type": "hourly",
+               "recipients": [{"id": 1}, {"id": gone}]}
+    pulse = _pulse(api, dash, channels=[channel])
+    assert [r["id"] for r in pulse["channels"][0]["recipients"]] == [1]
+
+
+def test_pulse_unarchive_enables_every_channel(api: Api) -> None:
+    # pulse.clj define-before-update :model/Pulse, when archived changes
+    card = api.card()
+    dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
+    channel = {"channel_type": "email", "enabled": False, "schedule_type": "hourly",
+               "recipients": [{"id": 1}]}
+    pulse = _pulse(api, dash, channels=[channel])
+    assert [c["enabled"] for c in pulse["channels"]] == [False]
+    kept = api.put(f"/api/pulse/{pulse['id']}", {"name": "still live"}).json()
+    assert [c["enabled"] for c in kept["channels"]] == [False]  # archived did not change
+    api.put(f"/api/pulse/{pulse['id']}", {"archived": True})
+    restored = api.put(f"/api/pulse/{pulse['id']}", {"archived": False}).json()
+    assert restored["archived"] is False
+    assert [c["enabled"] for c in restored["channels"]] == [True]
