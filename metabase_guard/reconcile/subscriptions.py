@@ -1,8 +1,10 @@
 """The subscription kind: dashboard subscriptions (``/api/pulse``), resolved, diffed, written.
 
 Each declared subscription is one Metabase pulse for its ``email`` list and one per Slack
-channel, because Metabase keeps one channel per type on a pulse (metabase/metabase
-src/metabase/pulse/models/pulse.clj ``update-notification-channels!``). A pulse is managed
+channel, as Metabase's UI makes them. A pulse may hold more channels (the PUT's ``channels``
+are matched by id, the rest deleted: metabase/metabase src/metabase/pulse/models/pulse.clj
+``update-notification-channels!``); on a managed pulse any channel beyond its first e-mail or
+Slack one shows as a recipient the update removes. A pulse is managed
 when it sits on a managed dashboard, was created by metabase-guard's user and delivers by
 e-mail or Slack; other people's subscriptions are reported and never touched. Pulses have no
 description to carry a marker and Metabase rewrites their ``name`` from the dashboard
@@ -143,6 +145,8 @@ def view_of_pulse(pulse: Pulse, keys: dict[int, str], dashcards: dict[int, int |
     else:
         recipients = tuple(sorted({str(r["email"]).lower() for r in channel.recipients
                                    if r.get("email")}))
+    # a second channel on our pulse (added by hand) is dropped by our PUT: show it going
+    recipients += tuple(sorted(_other_channel(c) for c in pulse.channels if c is not channel))
     cards = []
     for ref in pulse.cards:
         card_id = ref.get("id")
@@ -156,6 +160,12 @@ def view_of_pulse(pulse: Pulse, keys: dict[int, str], dashcards: dict[int, int |
                 ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")}
     return SubscriptionView(channel.channel_type, pulse_words(schedule), recipients,
                             pulse.skip_if_empty, tuple(sorted(cards)), channel.enabled)
+
+
+def _other_channel(channel: PulseChannel) -> str:
+    """``(also a slack channel: #data)``: a channel the pulse has beyond the managed one."""
+    where = channel.details.get("channel") if channel.channel_type == "slack" else None
+    return f"(also a {channel.channel_type} channel{f': {where}' if where else ''})"
 
 
 def _audience(view: SubscriptionView) -> str:

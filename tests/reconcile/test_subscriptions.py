@@ -303,3 +303,27 @@ def test_a_dashboard_naming_an_archived_card_is_an_error_at_its_item(tmp_path: P
     assert problem.field == "cards[1]"
     assert problem.line == decls.locate_dashboard("recommender-health", "cards[1]").line
     assert f"card #{weekly.id}, which is archived" in problem.message
+
+
+def test_a_channel_added_by_hand_to_our_subscription_is_shown_and_removed(
+        tmp_path: Path) -> None:
+    sb = _sandbox()
+    with serve(sb) as server, MetabaseClient(server.url, api_key=sb.admin_api_key) as client:
+        _plan_apply(_write(tmp_path), client)
+        (email,) = [p for p in client.pulses.list(dashboard_id=_dashboard_id(client))
+                    if p.channels[0].channel_type == "email"]
+        slack = {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
+                 "schedule_hour": 7, "recipients": [], "details": {"channel": "#ml-alerts"}}
+        client.pulses.update(email.id, {"channels": [*(c.model_dump() for c in email.channels), slack],
+                                        "archived": False, "skip_if_empty": False})
+        assert len(client.pulses.get(email.id).channels) == 2
+
+        result = _plan_apply(_write(tmp_path), client)
+        (change,) = _subs(result.plan.changes)
+        assert change.address == "subscription recommender-health email"
+        (field,) = change.fields
+        assert field.field == "recipients"
+        assert field.new == ["pm@example.com"]
+        assert field.old == ["pm@example.com", "(also a slack channel: #ml-alerts)"]
+        assert [c.channel_type for c in client.pulses.get(email.id).channels] == ["email"]
+        assert _settled(_write(tmp_path), client)
