@@ -314,8 +314,9 @@ def test_a_channel_added_by_hand_to_our_subscription_is_shown_and_removed(
                     if p.channels[0].channel_type == "email"]
         slack = {"channel_type": "slack", "enabled": True, "schedule_type": "daily",
                  "schedule_hour": 7, "recipients": [], "details": {"channel": "#ml-alerts"}}
-        client.pulses.update(email.id, {"channels": [*(c.model_dump() for c in email.channels), slack],
-                                        "archived": False, "skip_if_empty": False})
+        channels = [*(c.model_dump() for c in email.channels), slack]
+        client.pulses.update(email.id, {"channels": channels, "archived": False,
+                                        "skip_if_empty": False})
         assert len(client.pulses.get(email.id).channels) == 2
 
         result = _plan_apply(_write(tmp_path), client)
