@@ -410,3 +410,28 @@ def test_sort_findings_puts_errors_first_then_file_line_and_rule() -> None:
         ("error", "a.yaml", 9, "z"), ("error", "b.yaml", 1, "z"),
         ("warning", "a.yaml", None, "z"), ("warning", "a.yaml", 3, "a"),
         ("warning", "a.yaml", 3, "b"), ("warning", "", None, "a")]
+
+
+def same_minute(schedule: str, count: int = 5) -> Declarations:
+    """``count`` has_rows alerts on one schedule."""
+    parts = ["questions:"]
+    for n in range(count):
+        parts += [f"  - key: q{n}", f"    name: Q{n}", "    database: Warehouse",
+                  "    sql: SELECT * FROM t", "    alerts:", "      - when: has_rows",
+                  f"        schedule: {schedule}", "        email: [pm@example.com]"]
+    return load_text("\n".join(parts) + "\n", "alerts/s.yaml")
+
+
+@pytest.mark.parametrize(("schedule", "words", "moves"), [
+    # the suggested minute wraps within the hour (the hour itself is kept)
+    ("{every: week, on: monday, at: '09:58'}", "Mon at 09:58",
+     'q1: at: "09:59"; q2: at: "09:00"; q3: at: "09:01"; q4: at: "09:02"'),
+    ("{every: month, on: first, at: '23:58'}", "every day at 23:58",
+     'q1: at: "23:59"; q2: at: "23:00"; q3: at: "23:01"; q4: at: "23:02"'),
+])
+def test_burst_moves_weekly_and_monthly_alerts_by_their_at(schedule: str, words: str,
+                                                           moves: str) -> None:
+    found = lint_declarations(same_minute(schedule))
+    assert [(f.message, f.hint) for f in found] == [(
+        f"5 alerts start at the same minute, {words}: q0, q1, q2, q3, q4" + BURST_TAIL,
+        f"stagger the schedules a few minutes apart, e.g. {moves}")]
