@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from metabase_guard import cli
+from metabase_guard.lint import cron_slots
 from metabase_guard.sandbox.pytest_plugin import MountedSandbox
 from tests.e2e.conftest import REPO, Run, demo_seed
 
 RunCli = Callable[..., Run]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cron_slots() -> None:
+    """Empty lint's cron_slots memo before each test.
+
+    mutmut forks each mutant from a process that already ran the suite: with the memo warm,
+    a mutated ``_expand`` was never called and every one of its mutants "survived".
+    """
+    cron_slots.cache_clear()
 
 
 @pytest.fixture
