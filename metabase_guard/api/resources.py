@@ -692,9 +692,15 @@ class NotificationsAPI(_Manager):
             params["creator_id"] = creator_id
         if include_inactive:
             params["include_inactive"] = "true"
-        return _NOTIFICATIONS.validate_python(
-            self._t.request("GET", "/api/notification", params=params) or []
-        )
+        listed = self._t.request("GET", "/api/notification", params=params) or []
+        for item in listed if isinstance(listed, list) else ():
+            payload = item.get("payload") if isinstance(item, dict) else None
+            if isinstance(payload, dict):
+                # the whole card, hydrated into each alert (result_metadata and all): most of
+                # the list's memory (about 20 KiB an alert). Nothing reads it from a list, and
+                # a write reads the alert afresh (``update``) and drops it anyway (_put_body).
+                payload.pop("card", None)
+        return _NOTIFICATIONS.validate_python(listed)
 
     def get(self, notification_id: int) -> Notification:
         """``GET /api/notification/:id``."""
