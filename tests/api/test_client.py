@@ -258,3 +258,18 @@ def test_json_arrays_are_decoded_item_by_item() -> None:
     assert list(iter_json_array("[]")) == []
     with pytest.raises(ValueError):
         list(iter_json_array('{"a": 1}'))
+
+
+def test_the_alert_list_decoder_keeps_every_field_but_the_payload_card() -> None:
+    from metabase_guard.api.resources import decode_alert_list
+
+    data = (b'[{"id": 1, "extra": {"a": [1, 2]}, "payload": {"card_id": 7, "created_at": "x",'
+            b' "card": {"name": "big"}}}, {"id": 2, "payload": null}, {"id": 3}]')
+    assert decode_alert_list(data) == [
+        {"id": 1, "extra": {"a": [1, 2]}, "payload": {"card_id": 7, "created_at": "x"}},
+        {"id": 2, "payload": None}, {"id": 3}]
+    # other shapes are decoded whole (or left as text), for the validator to judge
+    assert decode_alert_list(b'{"message": "no"}') == {"message": "no"}
+    assert decode_alert_list(b"[1, 2]") == [1, 2]
+    assert decode_alert_list(b"not json") == "not json"
+    assert decode_alert_list(b"  ") is None
