@@ -73,10 +73,12 @@ def test_what_a_block_built_leaves_it_uncounted_and_still_collectable() -> None:
 def test_objects_frozen_by_someone_else_stay_frozen() -> None:
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
+        assert gc.get_freeze_count() > 0
         with gc_paused():
             pass
-        assert gc.get_freeze_count() == frozen
+        # still frozen (a freeze and unfreeze would have left none); frozen objects freed by
+        # reference counting meanwhile make the exact count move
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
 
