@@ -40,7 +40,10 @@ def run_op(op: str, folder: str, url: str, key: str, pool: int) -> dict[str, obj
 def main(argv: list[str]) -> int:
     out = run_op(argv[0], argv[1], argv[2], argv[3], int(argv[4]))
     out["peak_rss_mib"] = peak_rss_mib()
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    from metabase_guard._gc import freeze_before_exit
+
+    freeze_before_exit()  # as the metabase-guard executable does (``cli.run``)
     return 0
 
 

@@ -1,3 +1,3 @@
-from metabase_guard.cli import main
+from metabase_guard.cli import run
 
-raise SystemExit(main())
+run()

@@ -20,9 +20,10 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from metabase_guard import engine
+from metabase_guard._gc import freeze_before_exit
 from metabase_guard._version import __version__
 from metabase_guard.alerttests import junit_xml, render_report
 from metabase_guard.api.client import MetabaseClient
@@ -610,6 +611,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
 }
+
+
+def run() -> NoReturn:
+    """The ``metabase-guard`` executable: :func:`main` on ``sys.argv``, then exit."""
+    code = main()
+    freeze_before_exit()
+    raise SystemExit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

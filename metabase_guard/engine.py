@@ -123,6 +123,16 @@ def plan(
     is read in the dialect of each database's live engine; ``engines`` (the config file's
     offline engines) only serve to warn when they disagree with the instance.
     """
+    # The snapshot and what is built from it are acyclic (freed by reference counting):
+    # automatic full collections walked them again and again, seconds at N = 5,000.
+    with gc_paused():
+        return _plan(declarations, client, prune=prune, defaults=defaults, strict=strict,
+                     engines=engines)
+
+
+def _plan(declarations: Declarations, client: MetabaseClient, *, prune: bool,
+          defaults: Defaults | None, strict: bool,
+          engines: Mapping[str, str] | None) -> PlanResult:
     read = read_live(client)
     live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
     resolved = resolve(declarations, live, defaults)

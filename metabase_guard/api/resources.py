@@ -67,6 +67,42 @@ _DATABASES = TypeAdapter(list[Database])
 _COLLECTIONS = TypeAdapter(list[Collection])
 _CARDS = TypeAdapter(list[Card])
 _NOTIFICATIONS = TypeAdapter(list[Notification])
+_RAW_ITEMS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_RAW_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def decode_alert_list(data: bytes) -> Any:
+    """A ``GET /api/notification`` answer as JSON values, without each payload's ``card``.
+
+    Metabase hydrates the whole card into every listed alert (result_metadata and all): about
+    three quarters of the list's bytes. Nothing reads it from a list, and a write reads the
+    alert afresh (``update``) and drops it anyway (``_put_body``), so it is never decoded:
+    msgspec splits items and payloads into raw fields (views of ``data``) and only the others
+    become Python values. Any other shape is decoded whole, as before.
+    """
+    try:
+        items = _RAW_ITEMS.decode(data)
+    except msgspec.DecodeError:
+        if not data.strip():
+            return None
+        try:
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError:  # as the transport answers a body that is no JSON
+            return data.decode("utf-8", "replace")
+    out: list[dict[str, Any]] = []
+    with gc_paused():
+        for item in items:
+            row = {k: msgspec.json.decode(v) for k, v in item.items() if k != "payload"}
+            if "payload" in item:
+                try:
+                    fields = _RAW_FIELDS.decode(item["payload"])
+                except msgspec.DecodeError:  # null, or not an object: kept as it is
+                    row["payload"] = msgspec.json.decode(item["payload"])
+                else:
+                    row["payload"] = {k: msgspec.json.decode(v) for k, v in fields.items()
+                                      if k != "card"}
+            out.append(row)
+    return out
 _CHANNELS = TypeAdapter(list[Channel])
 _DASHBOARDS = TypeAdapter(list[Dashboard])
 _PULSES = TypeAdapter(list[Pulse])
@@ -692,9 +728,9 @@ class NotificationsAPI(_Manager):
             params["creator_id"] = creator_id
         if include_inactive:
             params["include_inactive"] = "true"
-        return _NOTIFICATIONS.validate_python(
-            self._t.request("GET", "/api/notification", params=params) or []
-        )
+        data = self._t.request("GET", "/api/notification", params=params, raw=True)
+        listed = decode_alert_list(data) if isinstance(data, bytes) else data
+        return _NOTIFICATIONS.validate_python(listed or [])
 
     def get(self, notification_id: int) -> Notification:
         """``GET /api/notification/:id``."""

@@ -73,6 +73,9 @@ class LiveState:
     _names_index: tuple[tuple[int, int], dict[str, list[Card]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _paths_index: tuple[tuple[int, int], dict[tuple[int | None, str], int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # -- derived views (pure) -------------------------------------------------------------
 
@@ -160,24 +163,26 @@ class LiveState:
         return "/".join([*names, node.name])
 
     def collection_id(self, path: str) -> int | str | None:
-        """The id at ``path`` (None for the root), or ``"missing"`` when it does not exist."""
+        """The id at ``path`` (None for the root), or ``"missing"`` when it does not exist.
+
+        Of same-named siblings the lowest id wins. Indexed once per snapshot, like
+        ``alerts_of``: every declared card and alert asks for its collection, and a scan of
+        every collection per path segment was a fifth of a plan at N = 5,000.
+        """
+        stamp = (id(self.collections), len(self.collections))
+        if self._paths_index is None or self._paths_index[0] != stamp:
+            index: dict[tuple[int | None, str], int] = {}
+            for c in self.collections:
+                if isinstance(c.id, int) and not c.archived and c.personal_owner_id is None:
+                    slot = (c.parent_id, c.name)
+                    index[slot] = min(c.id, index.get(slot, c.id))
+            self._paths_index = (stamp, index)
         parent: int | None = None
         for name in split_path(path):
-            siblings = sorted(
-                (
-                    c
-                    for c in self.collections
-                    if isinstance(c.id, int)
-                    and not c.archived
-                    and c.personal_owner_id is None
-                    and c.parent_id == parent
-                    and c.name == name
-                ),
-                key=lambda c: int(c.id),
-            )
-            if not siblings:
+            found = self._paths_index[1].get((parent, name))
+            if found is None:
                 return "missing"
-            parent = int(siblings[0].id)
+            parent = found
         return parent
 
 

@@ -181,6 +181,18 @@ def test_notifications_list_archive_adopt_send(client: MetabaseClient, mb: Mount
         pm.notifications.adopt(made.id, pm.me.id)
 
 
+def test_a_listed_alert_leaves_out_its_hydrated_card(client: MetabaseClient) -> None:
+    card_id = _goal_card(client)
+    made = client.notifications.create(_alert(card_id))
+    # the sandbox hydrates the whole card into each listed alert, as Metabase does
+    raw = client.transport.request("GET", "/api/notification", params={"card_id": card_id})
+    assert "card" in raw[0]["payload"]
+    [listed] = client.notifications.list(card_id=card_id)
+    assert listed.payload is not None and listed.payload.card_id == card_id
+    assert "card" not in (listed.payload.model_extra or {})
+    assert listed.payload.send_condition == made.payload.send_condition  # type: ignore[union-attr]
+
+
 def test_adopt_hands_the_alert_over_from_0_62(metabase_sandbox_factory: Factory) -> None:
     seed = dict(load_seed(DEMO_SEED), version="v0.62.1")
     mb = metabase_sandbox_factory(version_tag="v0.62.1", seed=seed)
@@ -246,3 +258,18 @@ def test_json_arrays_are_decoded_item_by_item() -> None:
     assert list(iter_json_array("[]")) == []
     with pytest.raises(ValueError):
         list(iter_json_array('{"a": 1}'))
+
+
+def test_the_alert_list_decoder_keeps_every_field_but_the_payload_card() -> None:
+    from metabase_guard.api.resources import decode_alert_list
+
+    data = (b'[{"id": 1, "extra": {"a": [1, 2]}, "payload": {"card_id": 7, "created_at": "x",'
+            b' "card": {"name": "big"}}}, {"id": 2, "payload": null}, {"id": 3}]')
+    assert decode_alert_list(data) == [
+        {"id": 1, "extra": {"a": [1, 2]}, "payload": {"card_id": 7, "created_at": "x"}},
+        {"id": 2, "payload": None}, {"id": 3}]
+    # other shapes are decoded whole (or left as text), for the validator to judge
+    assert decode_alert_list(b'{"message": "no"}') == {"message": "no"}
+    assert decode_alert_list(b"[1, 2]") == [1, 2]
+    assert decode_alert_list(b"not json") == "not json"
+    assert decode_alert_list(b"  ") is None
