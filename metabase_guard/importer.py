@@ -180,8 +180,12 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    # a time is quoted, as the docs write it: YAML 1.1 readers take a plain 10:00 for 600
+    style = "|" if "\n" in value else '"' if _TIME_OF_DAY.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -265,3 +265,14 @@ def test_import_dashboard_leaves_alone_subscriptions_a_copy_could_not_repeat(
     plan = env.run("plan", "--detailed-exitcode", str(env.alerts), str(out))
     assert plan.code == 0, plan.out
     assert "No changes." in plan.out
+
+
+def test_imported_times_are_quoted_as_the_docs_write_them() -> None:
+    from metabase_guard.importer import dump_yaml
+
+    text = dump_yaml([], [{"key": "d", "subscriptions": [
+        {"schedule": {"every": "week", "on": "monday", "at": at}} for at in ("08:00", "10:00")]}])
+    # PyYAML wrote 08:00 plain and '10:00' quoted; the docs quote every time the same way
+    assert 'at: "08:00"' in text and 'at: "10:00"' in text
+    subscriptions = yaml.safe_load(text)["dashboards"][0]["subscriptions"]
+    assert [s["schedule"]["at"] for s in subscriptions] == ["08:00", "10:00"]
