@@ -61,10 +61,6 @@ def register(router: Router) -> None:
     router.add("POST", "/api/card/:id/query")(run_card)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 def card_readable(store: Store, card: Row, user: Row) -> bool:
     """Cards follow their collection's permissions."""
@@ -230,7 +226,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
     is copied, ``entity_id`` is always a fresh NanoID, ``creator_id`` is the caller, and
     ``result_metadata``, ``database_id``, ``query_type`` are computed from the query.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     body = req.json_object()
     errors = Errors()
     _validate_common(errors, body, create=True)
@@ -286,7 +282,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
 
 def get_card(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/card/:id`` (``?legacy-mbql=true`` on 0.57+ converts the query back)."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     card = _readable_card(store, req.id_param(), user)
     legacy = sb.major >= 57 and req.flag("legacy-mbql")
     return ok(card_json(store, card, user, from_get=True, legacy=legacy))
@@ -294,7 +290,7 @@ def get_card(sb: Sandbox, req: Request) -> Reply:
 
 def get_card_by_entity_id(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/card/:entity-id`` (newer versions accept the 21-char entity id)."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     wanted = req.params["entity"]
     for card in store.all("cards"):
         if card["entity_id"] == wanted:
@@ -310,7 +306,7 @@ def list_cards(sb: Sandbox, req: Request) -> Reply:
     metabase/metabase src/metabase/queries_rest/api/card.clj (cards-for-filter-option): every
     filter but ``archived`` returns only non-archived cards; unreadable cards are dropped.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     mode = req.arg("f") or "all"
     if mode not in LIST_FILTERS:
         raise ApiFailure(400, {"errors": {"f": "nullable enum of " + ", ".join(LIST_FILTERS)}})
@@ -373,7 +369,7 @@ def update_card(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/card/:id``: partial update with Metabase's null rules and side effects."""
     from metabase_guard.sandbox.notifications import delete_card_notifications
 
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     card = _readable_card(store, req.id_param(), user)
     # metabase/metabase src/metabase/queries_rest/api/card.clj: PUT write-checks the card,
     # that is its collection
@@ -444,7 +440,7 @@ def delete_card(sb: Sandbox, req: Request) -> Reply:
     from metabase_guard.sandbox.dashboards import delete_card_dashcards
     from metabase_guard.sandbox.notifications import delete_card_notifications
 
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     card = _readable_card(store, req.id_param(), user)
     delete_card_notifications(store, card, user, reason=None, include_inactive=True)
     delete_card_dashcards(store, card["id"])
@@ -454,7 +450,7 @@ def delete_card(sb: Sandbox, req: Request) -> Reply:
 
 def run_card(sb: Sandbox, req: Request) -> Reply:
     """``POST /api/card/:id/query``: 202 with results, or 202 ``status: failed``."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     card = _readable_card(store, req.id_param(), user)
     result, _ = run_native(store, card["dataset_query"], "question")
     result["card_id"] = card["id"]

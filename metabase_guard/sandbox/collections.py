@@ -59,10 +59,6 @@ def register(router: Router) -> None:
     router.add("PUT", "/api/collection/:id")(update_collection)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 def root_json() -> Row:
     """The virtual root collection."""
@@ -156,7 +152,7 @@ def _sort_key(coll: Row) -> tuple[int, int, str, int]:
 
 def list_collections(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/collection``: bare array, root prepended unless archived/personal-only."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     archived = req.flag("archived")
     personal_only = req.flag("personal-only")
     exclude_others = req.flag("exclude-other-user-collections")
@@ -185,7 +181,7 @@ def list_collections(sb: Sandbox, req: Request) -> Reply:
 
 def tree(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/collection/tree``: nested ``children`` with ``here``/``below`` model sets."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     exclude_archived = req.flag("exclude-archived")
     colls = [
         c
@@ -222,7 +218,7 @@ def tree(sb: Sandbox, req: Request) -> Reply:
 
 def get_collection(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/collection/:id``."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     coll = store.get_or_404("collections", req.id_param())
     if not store.collection_readable(coll, user):
         raise forbidden()
@@ -237,7 +233,7 @@ def get_root(sb: Sandbox, req: Request) -> Reply:
 def get_trash(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/collection/trash``."""
     store = sb.store
-    return ok(collection_json(store, store.get_or_404("collections", store.trash_id), _user(req)))
+    return ok(collection_json(store, store.get_or_404("collections", store.trash_id), req.me))
 
 
 def card_model(card: Row) -> str:
@@ -252,7 +248,7 @@ def _items(sb: Sandbox, req: Request, coll: Row | None) -> Reply:
     (metabase.server.middleware.offset-paging): paging only when ``limit`` or ``offset`` is
     given (defaults 50 / 0), else everything with ``limit``/``offset`` null.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     models = req.args("models")
     for model in models:
         if model not in ITEM_MODELS:
@@ -358,7 +354,7 @@ def root_items(sb: Sandbox, req: Request) -> Reply:
 
 def collection_items(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/collection/:id/items``."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     coll = store.get_or_404("collections", req.id_param())
     if not store.collection_readable(coll, user):
         raise forbidden()
@@ -382,7 +378,7 @@ def _target_parent(store: Store, user: Row, value: Any) -> Row | None:
 
 def create_collection(sb: Sandbox, req: Request) -> Reply:
     """``POST /api/collection``: location = the parent's children location."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     body = req.json_object()
     errors = Errors()
     field(errors, body, "name", check_non_blank, required=True)
@@ -418,7 +414,7 @@ def update_collection(sb: Sandbox, req: Request) -> Reply:
     """
     from metabase_guard.sandbox.notifications import delete_card_notifications
 
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     coll = store.get_or_404("collections", req.id_param())
     if coll.get("type") == "trash" or not store.collection_writable(coll, user):
         raise forbidden()

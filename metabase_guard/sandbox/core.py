@@ -91,6 +91,12 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     user: Row | None = None
 
+    @property
+    def me(self) -> Row:
+        """The signed-in user, for the handlers behind authentication (all but session/health)."""
+        assert self.user is not None
+        return self.user
+
     def json(self) -> Json:
         """The JSON body (``None`` when empty); malformed JSON is a 400 like Metabase's."""
         if not self.body.strip():

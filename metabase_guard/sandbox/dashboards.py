@@ -151,10 +151,6 @@ def register(router: Router) -> None:
     router.add("DELETE", "/api/dashboard/:id")(delete_dashboard)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 # ------------------------------------------------------------------------------ reading
 def dashboard_readable(store: Store, dash: Row, user: Row) -> bool:
@@ -268,7 +264,7 @@ def list_dashboards(sb: Sandbox, req: Request) -> Reply:
     dashboards_rest/api.clj (GET "/", dashboards-list): ``archived`` lists only archived ones,
     the others only non-archived ones; unreadable dashboards are dropped.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     mode = req.arg("f") or "all"
     if mode not in LIST_FILTERS:
         raise ApiFailure(400, {"errors": {"f": "nullable enum of " + ", ".join(LIST_FILTERS)}})
@@ -285,14 +281,14 @@ def list_dashboards(sb: Sandbox, req: Request) -> Reply:
 
 def get_dashboard(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/dashboard/:id``: the hydrated dashboard."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     dash = _readable(store, req.id_param(), user)
     return ok(dashboard_json(store, dash, user, sb.major, details=True, from_get=True))
 
 
 def get_dashboard_by_entity_id(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/dashboard/:entity-id``: the route id may be the 21-character entity id."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     for dash in store.all("dashboards"):
         if dash["entity_id"] == req.params["entity"]:
             if not dashboard_readable(store, dash, user):
@@ -322,7 +318,7 @@ def _check_string(errors: Errors, body: dict[str, Any], key: str) -> None:
 
 def create_dashboard(sb: Sandbox, req: Request) -> Reply:
     """``POST /api/dashboard``: metadata only; defaults of a fresh dashboard."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     body = req.json_object()
     errors = Errors()
     _validate_create(errors, body)
@@ -440,7 +436,7 @@ def _validate_update(errors: Errors, body: dict[str, Any]) -> None:
 
 def update_dashboard(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/dashboard/:id``: scalar patch, and ``dashcards``/``tabs`` matched by id."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     dash = _readable(store, req.id_param(), user)
     if not store.collection_writable(store.get("collections", dash["collection_id"]), user):
         raise forbidden()
@@ -634,7 +630,7 @@ def delete_dashboard(sb: Sandbox, req: Request) -> Reply:
     """``DELETE /api/dashboard/:id``: hard delete (204) with dashcards, tabs and pulses."""
     from metabase_guard.sandbox.pulses import delete_pulses_of
 
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     dash = _readable(store, req.id_param(), user)
     if not store.collection_writable(store.get("collections", dash["collection_id"]), user):
         raise forbidden()

@@ -60,10 +60,6 @@ def register(router: Router) -> None:
     router.add("POST", "/api/dataset")(run_dataset)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 # ------------------------------------------------------------------------------ health, session
 # metabase/metabase src/metabase/server/routes.clj: /api/health is routed outside the
@@ -185,7 +181,7 @@ def user_json(store: Store, user: Row, *, current: bool = False) -> Row:
 
 def current_user(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/user/current``: the caller (the synthetic user for an API key)."""
-    return ok(user_json(sb.store, _user(req), current=True))
+    return ok(user_json(sb.store, req.me, current=True))
 
 
 def list_users(sb: Sandbox, req: Request) -> Reply:
@@ -196,7 +192,7 @@ def list_users(sb: Sandbox, req: Request) -> Reply:
     first name, last name, id; envelope ``{data, total, limit, offset}``.
     """
     store = sb.store
-    store.require_superuser(_user(req))
+    store.require_superuser(req.me)
     status = req.arg("status")
     if status is None:
         status = "all" if req.flag("include_deactivated") else "active"
@@ -246,7 +242,7 @@ def _offset(req: Request) -> int | None:
 
 def get_user(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/user/:id``: superusers or the user themself."""
-    store, caller = sb.store, _user(req)
+    store, caller = sb.store, req.me
     user_id = req.id_param()
     if user_id != caller["id"] and not store.is_superuser(caller):
         raise forbidden()
@@ -259,7 +255,7 @@ def list_groups(sb: Sandbox, req: Request) -> Reply:
     metabase/metabase src/metabase/permissions_rest/api.clj (``GET /group``, ``member_count``).
     """
     store = sb.store
-    store.require_superuser(_user(req))
+    store.require_superuser(req.me)
     out = []
     for group in store.all("groups"):
         members = [
@@ -300,7 +296,7 @@ def database_json(store: Store, db: Row, user: Row, include_tables: bool = False
 
 def list_databases(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/database``: envelope ``{data, total}``, ordered by name then engine."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     dbs = sorted(store.all("databases"), key=lambda d: (d["name"].lower(), d["engine"], d["id"]))
     include_tables = req.arg("include") == "tables"
     data = [database_json(store, d, user, include_tables) for d in dbs]
@@ -312,7 +308,7 @@ def get_database(sb: Sandbox, req: Request) -> Reply:
     store = sb.store
     db = store.get_or_404("databases", req.id_param())
     include = req.arg("include") or ""
-    return ok(database_json(store, db, _user(req), include.startswith("tables")))
+    return ok(database_json(store, db, req.me, include.startswith("tables")))
 
 
 # ------------------------------------------------------------------------------ settings
@@ -343,7 +339,7 @@ def list_settings(sb: Sandbox, req: Request) -> Reply:
     ``:key :value :is_env_setting :env_name :description :default``).
     """
     store = sb.store
-    store.require_superuser(_user(req))
+    store.require_superuser(req.me)
     return ok([
         {
             "key": key,
@@ -362,7 +358,7 @@ def list_settings(sb: Sandbox, req: Request) -> Reply:
 def get_setting(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/setting/:key``: the bare JSON value; unset → 204 (settings-manager: admins)."""
     store = sb.store
-    store.require_superuser(_user(req))
+    store.require_superuser(req.me)
     key = req.params["key"]
     if key not in READABLE_SETTINGS:
         raise bad_request(f"Unknown setting: {key}")
@@ -375,7 +371,7 @@ def get_setting(sb: Sandbox, req: Request) -> Reply:
 def put_setting(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/setting/:key`` ``{"value": ...}``: 204."""
     store = sb.store
-    store.require_superuser(_user(req))
+    store.require_superuser(req.me)
     key = req.params["key"]
     if key not in ("report-timezone", "subscription-allowed-domains", "site-url"):
         raise bad_request(f"Unknown setting: {key}")
@@ -430,7 +426,7 @@ def list_channels(sb: Sandbox, req: Request) -> Reply:
 
     metabase/metabase src/metabase/channel/api/channel.clj.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     include_inactive = req.flag("include_inactive")
     return ok(
         [
@@ -446,7 +442,7 @@ def create_channel(sb: Sandbox, req: Request) -> Reply:
 
     metabase/metabase src/metabase/channel/api/channel.clj.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     store.require_superuser(user)
     body = req.json_object()
     errors = Errors()
@@ -491,12 +487,12 @@ def add_channel(store: Store, body: dict[str, Any]) -> Row:
 def get_channel(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/channel/:id``."""
     store = sb.store
-    return ok(channel_json(store, store.get_or_404("channels", req.id_param()), _user(req)))
+    return ok(channel_json(store, store.get_or_404("channels", req.id_param()), req.me))
 
 
 def update_channel(sb: Sandbox, req: Request) -> Reply:
     """``PUT /api/channel/:id``: partial update."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     store.require_superuser(user)
     channel = store.get_or_404("channels", req.id_param())
     body = req.json_object()
@@ -576,7 +572,7 @@ def form_input(sb: Sandbox, req: Request) -> Reply:
         }
     )
     # pulse.clj form_input: ``(perms/sandboxed-or-impersonated-user?) (dissoc chan-types :slack)``.
-    if _user(req)["id"] in store.sandboxed:
+    if req.me["id"] in store.sandboxed:
         del reply.body["channels"]["slack"]
     return reply
 

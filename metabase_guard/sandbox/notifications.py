@@ -81,10 +81,6 @@ def register(router: Router) -> None:
     router.add("POST", "/api/notification/:id/unsubscribe", min_major=since)(unsubscribe)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 # ------------------------------------------------------------------------------ hydration
 def _rows_of(store: Store, table: str, column: str, value: int) -> list[Row]:
@@ -541,7 +537,7 @@ def list_notifications(sb: Sandbox, req: Request) -> Reply:
 
     metabase/metabase src/metabase/notification/api/notification.clj (list-notifications).
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     creator_id = req.int_arg("creator_id")
     recipient_id = req.int_arg("recipient_id")
     either_id = req.int_arg("creator_or_recipient_id")
@@ -592,7 +588,7 @@ def list_notifications(sb: Sandbox, req: Request) -> Reply:
 
 def get_notification(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/notification/:id``."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     notification = _get_or_404(store, req.id_param())
     if not can_read(store, notification, user):
         raise forbidden()
@@ -605,7 +601,7 @@ def create_notification(sb: Sandbox, req: Request) -> Reply:
     metabase/metabase src/metabase/notification/api/notification.clj (POST "/") and
     src/metabase/notification/models.clj (create-notification!).
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     body = req.json_object()
     validate_body(body, store.major)
     _check_references(store, body, user)
@@ -685,7 +681,7 @@ def update_notification(sb: Sandbox, req: Request) -> Reply:
     are deleted. A payload without the stored payload id is deleted and re-inserted unlinked,
     leaving ``payload: null``.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     existing = _get_or_404(store, req.id_param())
     superuser = store.is_superuser(user)
     if not (superuser or existing["creator_id"] == user["id"]):
@@ -882,7 +878,7 @@ def send_notification(sb: Sandbox, req: Request) -> Reply:
     from metabase_guard.evaluation import QueryResult, evaluate
     from metabase_guard.sandbox.warehouse import SqlError
 
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     notification = _get_or_404(store, req.id_param())
     if not can_read(store, notification, user):
         raise forbidden()
@@ -956,7 +952,7 @@ def send_notification(sb: Sandbox, req: Request) -> Reply:
 
 def unsubscribe(sb: Sandbox, req: Request) -> Reply:
     """``POST /api/notification/:id/unsubscribe``: drop the caller's recipients; 403 if none."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     notification = _get_or_404(store, req.id_param())
     mine = [
         r

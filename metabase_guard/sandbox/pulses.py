@@ -90,10 +90,6 @@ def register(router: Router) -> None:
     router.add("PUT", "/api/pulse/:id")(update_pulse)
 
 
-def _user(req: Request) -> Row:
-    assert req.user is not None
-    return req.user
-
 
 # ------------------------------------------------------------------------------ reading
 def _recipients_json(store: Store, channel: Row) -> list[Row]:
@@ -181,7 +177,7 @@ def list_pulses(sb: Sandbox, req: Request) -> Reply:
     pulse.clj (retrieve-pulses): ``archived`` (default false) swaps the set rather than adding
     to it; only dashboard subscriptions are listed.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     archived = req.flag("archived")
     dashboard_id = req.int_arg("dashboard_id")
     rows = [
@@ -196,7 +192,7 @@ def list_pulses(sb: Sandbox, req: Request) -> Reply:
 
 def get_pulse(sb: Sandbox, req: Request) -> Reply:
     """``GET /api/pulse/:id``."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     pulse = _pulse_or_404(store, req.id_param())
     if not _readable(store, pulse, user):
         raise forbidden()
@@ -406,7 +402,7 @@ def _delete_channels(store: Store, pulse_id: int) -> None:
 
 def create_pulse(sb: Sandbox, req: Request) -> Reply:
     """``POST /api/pulse``: name, at least one card and one channel; the caller is creator."""
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     body = req.json_object()
     errors = Errors()
     _validate(errors, body, create=True)
@@ -447,7 +443,7 @@ def update_pulse(sb: Sandbox, req: Request) -> Reply:
     ones, ``channels`` are row-diffed by id (:func:`_write_channels`); archiving disables every
     channel and un-archiving enables every one.
     """
-    store, user = sb.store, _user(req)
+    store, user = sb.store, req.me
     pulse = _pulse_or_404(store, req.id_param())
     if not _writable(store, pulse, user):
         raise forbidden()
