@@ -28,6 +28,7 @@ from metabase_guard.reconcile.kind import (
     Desired,
     Kind,
     PlanWalk,
+    made_by_another,
     problem,
     unknown,
 )
@@ -508,15 +509,8 @@ class Cards(Kind):
             if key in declared:
                 continue
             if stale.creator_id != live.me.id:
-                # another project (its own key) or an adopted card: a prune from here must not
-                # archive what this project did not create
-                walk.unmanaged.append(Unmanaged(
-                    f"card #{stale.id}",
-                    f"carries the mark of {key!r}, which these declarations do not have, but "
-                    f"was created by {live.user_label(stale.creator_id)}, not by "
-                    "metabase-guard's user: never archived from here, even with --prune "
-                    "(archive it by hand if it is really gone)",
-                ))
+                walk.unmanaged.append(made_by_another(
+                    f"card #{stale.id}", key, live.user_label(stale.creator_id)))
                 continue
             alive = [n for n in live.alerts_of(stale.id) if n.active]
             ours = sum(1 for n in alive if n.creator_id == live.me.id)

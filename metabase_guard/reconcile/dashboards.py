@@ -23,7 +23,14 @@ from metabase_guard.api.resources import split_path
 from metabase_guard.errors import ApiError, Problem
 from metabase_guard.reconcile.collections import collection_id
 from metabase_guard.reconcile.identity import compose_description, managed_key
-from metabase_guard.reconcile.kind import DashboardState, Defaults, Desired, Kind, PlanWalk
+from metabase_guard.reconcile.kind import (
+    DashboardState,
+    Defaults,
+    Desired,
+    Kind,
+    PlanWalk,
+    made_by_another,
+)
 from metabase_guard.reconcile.live import LiveState, pulse_audience
 from metabase_guard.reconcile.plan import Change, FieldChange, Unmanaged, field_changes
 from metabase_guard.reconcile.writes import create_verified, retire_live, write_idempotent
@@ -393,12 +400,8 @@ class Dashboards(Kind):
             if key in declared:
                 continue
             if dash.creator_id != live.me.id:
-                walk.unmanaged.append(Unmanaged(
-                    f"dashboard #{dash.id}",
-                    f"carries the mark of {key!r}, which these declarations do not have, but "
-                    f"was created by {live.user_label(dash.creator_id)}: never archived from "
-                    "here, even with --prune",
-                ))
+                walk.unmanaged.append(made_by_another(
+                    f"dashboard #{dash.id}", key, live.user_label(dash.creator_id)))
                 continue
             walk.existing += 1
             walk.delete(Change(

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from metabase_guard.reconcile.subscriptions import DesiredSubscription
     from metabase_guard.reconcile.writes import WriteContext
 
-__all__ = ["CardState", "DashboardState", "Defaults", "Desired", "Kind", "PlanWalk", "problem",
-           "unknown"]
+__all__ = ["CardState", "DashboardState", "Defaults", "Desired", "Kind", "PlanWalk",
+           "made_by_another", "problem", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -161,3 +161,17 @@ def unknown(kind: str, name: str, known: Sequence[str], unreadable: bool = False
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     choices = ", ".join(sorted(known)) if known else "none"
     return f"no {kind} named {name!r}{hint}; the instance has: {choices}"
+
+
+def made_by_another(address: str, key: str, creator: str) -> Unmanaged:
+    """A marked object these declarations no longer have, made by ``creator``: not pruned.
+
+    Another project's object (its own key) or one adopted by ``import``; a prune from here
+    archives only what metabase-guard's user created.
+    """
+    return Unmanaged(
+        address,
+        f"carries the mark of {key!r}, which these declarations do not have, but was created "
+        f"by {creator}, not by metabase-guard's user: never archived from here, even with "
+        "--prune (archive it by hand if it is really gone)",
+    )
