@@ -19,7 +19,9 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, wait
+from contextlib import contextmanager
 from typing import Any, NoReturn, TextIO
 
 from metabase_guard import engine
@@ -39,9 +41,11 @@ from metabase_guard.errors import (
 from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
 from metabase_guard.reconcile.apply import ApplyReport
 from metabase_guard.reconcile.kind import Defaults
+from metabase_guard.reconcile.live import LiveState
 from metabase_guard.reconcile.plan import Change, Plan, Thresholds
 from metabase_guard.render import render_json, render_markdown, render_text
 from metabase_guard.render.common import apply_summary, past_tense
+from metabase_guard.spec.loader import Declarations
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "error_document", "main"]
 
@@ -261,6 +265,31 @@ def _client(settings: Settings) -> MetabaseClient:
     )
 
 
+@contextmanager
+def _loaded_and_reading(
+    settings: Settings,
+) -> Iterator[tuple[Declarations, MetabaseClient, Future[LiveState]]]:
+    """The declarations, and the client with the plan's read of the instance under way.
+
+    The read (read-only) starts before the YAML is loaded, so the card list's round trip and
+    the server's work overlap the loading. Errors keep their order: the declarations' first,
+    then the connection's (a read error is raised by ``engine.plan``).
+    """
+    try:
+        client = _client(settings)
+    except ConfigError:
+        engine.load(settings.paths)
+        raise
+    with client:
+        reading = engine.read_ahead(client)
+        try:
+            declarations = engine.load(settings.paths)
+        except BaseException:
+            wait([reading])  # no request left in flight behind the error (its own is moot)
+            raise
+        yield declarations, client, reading
+
+
 def _defaults(settings: Settings) -> Defaults:
     return Defaults(
         collection=settings.default_collection,
@@ -349,11 +378,10 @@ def _save(result: engine.PlanResult, path: str) -> None:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``plan``: read Metabase, show the changes; never writes."""
     settings = _settings(args)
-    declarations = engine.load(settings.paths)
-    with _client(settings) as client:
+    with _loaded_and_reading(settings) as (declarations, client, reading):
         result = _only(args, engine.plan(declarations, client, prune=args.prune,
                                          defaults=_defaults(settings), strict=args.strict,
-                                         engines=settings.engines))
+                                         engines=settings.engines, reading=reading))
         log.debug("plan read the instance in %d requests", client.request_count)
     warning = _threshold_warning(result, settings)
     output = _render(result.plan, result.findings, args.format,
@@ -437,11 +465,11 @@ def _unfinished(failed: Sequence[tuple[Change, str]], not_attempted: Sequence[Ch
 def cmd_apply(args: argparse.Namespace) -> int:
     """``apply``: re-plan, confirm, write, summarise."""
     settings = _settings(args)
-    declarations = engine.load(settings.paths)
-    expected = engine.read_saved_plan(args.saved_plan)["checksum"] if args.saved_plan else None
-    with _client(settings) as client:
+    with _loaded_and_reading(settings) as (declarations, client, reading):
+        expected = (engine.read_saved_plan(args.saved_plan)["checksum"] if args.saved_plan
+                    else None)
         result = _only(args, engine.plan(declarations, client, prune=args.prune,
-                                         defaults=_defaults(settings)))
+                                         defaults=_defaults(settings), reading=reading))
         if args.format == "text":
             sys.stdout.write(render_text(result.plan, colour=_use_colour(args.color,
                                                                          sys.stdout),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from metabase_guard.lint import strict as _strict
 from metabase_guard.reconcile.apply import ApplyReport, Progress, apply_plan
 from metabase_guard.reconcile.cards import DesiredCard
 from metabase_guard.reconcile.kind import Defaults, Desired
-from metabase_guard.reconcile.live import LiveState, read_live
+from metabase_guard.reconcile.live import LiveState, read_ahead, read_live
 from metabase_guard.reconcile.moved import moved_live, with_moves
 from metabase_guard.reconcile.plan import Plan, Thresholds
 from metabase_guard.reconcile.walk import make_plan, resolve
@@ -58,6 +59,7 @@ __all__ = [
     "lint",
     "load",
     "plan",
+    "read_ahead",
     "read_saved_plan",
     "run_tests",
     "save_plan",
@@ -116,8 +118,13 @@ def plan(
     defaults: Defaults | None = None,
     strict: bool = False,
     engines: Mapping[str, str] | None = None,
+    reading: Future[LiveState] | None = None,
 ) -> PlanResult:
     """Read the instance (a fixed number of requests, no writes) and diff the declarations.
+
+    ``reading``, from :func:`read_ahead` on the same client, is a read already under way
+    (started right after connecting, before the declarations were loaded); without it the
+    read starts here.
 
     ``result.findings`` holds the lint findings; ``strict`` turns warnings into errors. The SQL
     is read in the dialect of each database's live engine; ``engines`` (the config file's
@@ -127,13 +134,14 @@ def plan(
     # automatic full collections walked them again and again, seconds at N = 5,000.
     with gc_paused():
         return _plan(declarations, client, prune=prune, defaults=defaults, strict=strict,
-                     engines=engines)
+                     engines=engines, reading=reading)
 
 
 def _plan(declarations: Declarations, client: MetabaseClient, *, prune: bool,
           defaults: Defaults | None, strict: bool,
-          engines: Mapping[str, str] | None) -> PlanResult:
-    read = read_live(client)
+          engines: Mapping[str, str] | None,
+          reading: Future[LiveState] | None) -> PlanResult:
+    read = reading.result() if reading is not None else read_live(client)
     live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
     resolved = resolve(declarations, live, defaults)
     desired = list(resolved.cards)

@@ -249,7 +249,10 @@ class Transport:
         self._http = requests.Session()
         self._http.verify = verify
         self._http.trust_env = True
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
+        # a snapshot read keeps up to 11 requests in flight (reconcile.live.READ_WIDTH) even
+        # when writes use fewer: each keeps its connection instead of one being discarded
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2,
+                                                pool_maxsize=max(pool_size, 12))
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
         self._http.headers.update(

@@ -8,11 +8,13 @@ delivery form, dashboards and dashboard subscriptions. It never writes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from metabase_guard._gc import gc_paused
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.models import (
     Card,
@@ -30,7 +32,12 @@ from metabase_guard.api.resources import slack_channels, slack_renames, split_pa
 from metabase_guard.errors import ApiError, PermissionDeniedError
 from metabase_guard.reconcile.identity import COLLECTION_MARK, managed_key
 
-__all__ = ["LiveState", "claims_of", "pulse_audience", "read_live"]
+__all__ = ["READ_WIDTH", "LiveState", "claims_of", "pulse_audience", "read_ahead", "read_live"]
+
+# The independent list reads of a snapshot, all in flight at once: the card list is the long
+# pole, and every other read hides under it only if none waits for a worker (with 4 workers
+# the alert list started behind the user read and ended 0.6 s after the card list).
+READ_WIDTH = 11
 
 T = TypeVar("T")
 
@@ -76,6 +83,9 @@ class LiveState:
     _paths_index: tuple[tuple[int, int], dict[tuple[int | None, str], int]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _claims_index: dict[tuple[int, int], dict[str, list[Card]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # -- derived views (pure) -------------------------------------------------------------
 
@@ -85,7 +95,7 @@ class LiveState:
 
     def archived_managed_cards(self) -> dict[str, Card]:
         """Archived cards carrying a marker, by key."""
-        return {key: cards[0] for key, cards in claims_of(self.archived_cards, self.me.id).items()}
+        return {key: cards[0] for key, cards in self._claims(self.archived_cards).items()}
 
     def claims(self) -> dict[str, list[Card]]:
         """Every live card carrying each key's marker, the managed one first.
@@ -95,7 +105,17 @@ class LiveState:
         A copy of the marker, by a UI "Duplicate" or a hand edit, never takes a key over from
         the card metabase-guard made, and two racing applies agree on which card is kept.
         """
-        return claims_of(self.cards, self.me.id)
+        return {key: list(cards) for key, cards in self._claims(self.cards).items()}
+
+    def _claims(self, cards: list[Card]) -> dict[str, list[Card]]:
+        # Once per card list (rebuilt if it is replaced or grows): a plan asked for the
+        # claims five times, each reading the marker of every card of the instance (0.45 s
+        # of a plan at N = 1,000 with 21,000 cards).
+        stamp = (id(cards), len(cards))
+        found = self._claims_index.get(stamp)
+        if found is None:
+            found = self._claims_index[stamp] = claims_of(cards, self.me.id)
+        return found
 
     def alerts_of(self, card_id: int) -> list[Notification]:
         """Card alerts on ``card_id``, active or not, in id order.
@@ -219,7 +239,32 @@ def _marked(raw: Mapping[str, Any]) -> bool:
     return managed_key(description if isinstance(description, str) else None) is not None
 
 
-def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
+def read_ahead(client: MetabaseClient) -> Future[LiveState]:
+    """Start :func:`read_live` in the background; the future holds the snapshot or its error.
+
+    For a caller with work of its own before it needs the snapshot (loading the YAML): the
+    requests and the server's work on them overlap it. Read-only; a caller that stops early
+    (a declaration error) should still wait for the future, so that no request is left in
+    flight behind it (a process waits for them at exit anyway).
+    """
+    future: Future[LiveState] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            with gc_paused():  # the snapshot is acyclic (see engine.plan)
+                live = read_live(client)
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+        else:
+            future.set_result(live)
+
+    threading.Thread(target=run, name="read-ahead", daemon=True).start()
+    return future
+
+
+def read_live(client: MetabaseClient, *, workers: int = READ_WIDTH) -> LiveState:
     """Read the snapshot; independent list requests run concurrently (at most ``workers``)."""
     client.require_notification_api()
     properties = client.properties
@@ -239,12 +284,13 @@ def read_live(client: MetabaseClient, *, workers: int = 4) -> LiveState:
                 return default
         return run
 
+    # longest first: the two big lists start at once, the small ones beside them
     tasks: dict[str, Callable[[], Any]] = {
-        "me": lambda: client.me,
         "cards": lambda: client.cards.list("all", full=_marked),
+        "notifications": lambda: client.notifications.list(include_inactive=True),
+        "me": lambda: client.me,
         "archived": lambda: client.cards.list("archived", full=_marked),
         "collections": lambda: client.collections.list(),
-        "notifications": lambda: client.notifications.list(include_inactive=True),
         "databases": lambda: client.databases.list(),
         "users": guarded(lambda: client.users.list(status="all"), [], "users"),
         "groups": guarded(lambda: client.groups.list(), [], "groups"),
