@@ -71,7 +71,7 @@ _RAW_ITEMS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _RAW_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
-def decode_alert_list(data: bytes) -> Any:
+def decode_alert_list(data: bytes | bytearray) -> Any:
     """A ``GET /api/notification`` answer as JSON values, without each payload's ``card``.
 
     Metabase hydrates the whole card into every listed alert (result_metadata and all): about
@@ -363,7 +363,9 @@ def _listed_card_struct() -> type[msgspec.Struct]:
 _CARD_LIST = msgspec.json.Decoder(list[_listed_card_struct()], strict=False)  # type: ignore[misc]
 
 
-def decode_card_list(data: bytes, full: Callable[[Mapping[str, Any]], bool]) -> list[Card]:
+def decode_card_list(
+    data: bytes | bytearray, full: Callable[[Mapping[str, Any]], bool]
+) -> list[Card]:
     """The cards of a ``GET /api/card`` answer, lean (see :meth:`CardsAPI.list`)."""
     with gc_paused():
         try:
@@ -385,7 +387,7 @@ def decode_card_list(data: bytes, full: Callable[[Mapping[str, Any]], bool]) -> 
 
 
 def _decode_card_list_generic(
-    data: bytes, full: Callable[[Mapping[str, Any]], bool]
+    data: bytes | bytearray, full: Callable[[Mapping[str, Any]], bool]
 ) -> list[Card]:
     cards: list[Card] = []
     for raw in iter_json_array(data.decode("utf-8")):
@@ -416,7 +418,7 @@ class CardsAPI(_Manager):
             body = self._t.request("GET", "/api/card", params={"f": f})
             return _CARDS.validate_python(body or [])
         data = self._t.request("GET", "/api/card", params={"f": f}, raw=True)
-        if not isinstance(data, bytes):  # not JSON: let the validator say what it is
+        if not isinstance(data, (bytes, bytearray)):  # not JSON: the validator says what it is
             return _CARDS.validate_python(data or [])
         return decode_card_list(data, full)
 
@@ -729,7 +731,7 @@ class NotificationsAPI(_Manager):
         if include_inactive:
             params["include_inactive"] = "true"
         data = self._t.request("GET", "/api/notification", params=params, raw=True)
-        listed = decode_alert_list(data) if isinstance(data, bytes) else data
+        listed = decode_alert_list(data) if isinstance(data, (bytes, bytearray)) else data
         return _NOTIFICATIONS.validate_python(listed or [])
 
     def get(self, notification_id: int) -> Notification:

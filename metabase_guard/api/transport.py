@@ -98,6 +98,32 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_READ_STEP = 1 << 20
+
+
+def _read_whole(response: requests.Response) -> bytearray:
+    """A streamed body read into one buffer, sized by Content-Length when it can be trusted.
+
+    ``response.content`` joins the body from 10 KB pieces: at the peak both the pieces and the
+    joined copy are alive, twice the body (a card list is tens of megabytes). Here the body
+    grows in place, one megabyte read at a time, and the connection goes back to the pool.
+    """
+    length = response.headers.get("Content-Length", "")
+    plain = not response.headers.get("Content-Encoding") and length.isdigit()
+    body = bytearray(int(length)) if plain else bytearray()
+    filled = 0
+    try:
+        for piece in response.iter_content(_READ_STEP):
+            end = filled + len(piece)
+            body[filled:end] = piece
+            filled = end
+    finally:
+        response.close()
+    if filled != len(body):  # a short body (or no usable length): keep what arrived
+        del body[filled:]
+    return body
+
+
 def _parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -425,6 +451,7 @@ class Transport:
                 auth=_NO_NETRC,
                 timeout=(min(10.0, self.timeout), self.timeout),
                 allow_redirects=False,
+                stream=raw,
             )
         except requests.exceptions.RequestException as exc:
             failure = _failure(exc, method, url, self.timeout, self.base_url, self._answered)
@@ -448,7 +475,11 @@ class Transport:
         if raw and response.status_code < 400 and "json" in response.headers.get(
             "Content-Type", ""
         ):
-            return response.content
+            try:
+                return _read_whole(response)
+            except requests.exceptions.RequestException as exc:
+                failure = _failure(exc, method, url, self.timeout, self.base_url, self._answered)
+            raise failure
         body = _decode(response)
         if response.status_code < 400:
             if isinstance(body, str) and body.lstrip()[:1] == "<":
@@ -540,6 +571,13 @@ def _failure(
         if not answered and _never_sent(exc):
             return error
         return _Retryable(error) if method in _IDEMPOTENT or _never_sent(exc) else error
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        # the answer began and broke off (a proxy or Metabase restarting mid-body): a GET is
+        # asked again; a write may have landed, so it is not
+        error = ApiConnectionError(
+            "the connection closed before the whole answer arrived", method=method, url=url
+        )
+        return _Retryable(error) if method in _IDEMPOTENT else error
     return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from metabase_guard.api.resources import CardsAPI, _decode_card_list_generic
 from metabase_guard.api.transport import Transport
@@ -61,3 +62,72 @@ def test_a_list_the_fast_decoder_refuses_is_read_item_by_item(httpserver: HTTPSe
     cards = _cards(httpserver, body).list(full=_kept)
     assert [(c.id, c.name) for c in cards] == [(7, "text id"), (8, "kept")]
     assert cards[1].visualization_settings == {"graph.goal_value": 3}
+
+
+def _body_of_cards(n: int) -> bytes:
+    return json.dumps([_card(i, f"Card {i}", description=MARK if i % 3 else None)
+                       for i in range(1, n + 1)]).encode()
+
+
+def test_a_gzipped_or_chunked_list_is_read_whole_as_a_plain_one(httpserver: HTTPServer) -> None:
+    """The streamed read sizes its buffer by Content-Length only for a plain body."""
+    import gzip
+
+    body = _body_of_cards(400)
+    expected = _dumped(_decode_card_list_generic(body, _kept))
+    httpserver.expect_request("/api/card", headers={}).respond_with_response(Response(
+        gzip.compress(body), content_type="application/json",
+        headers={"Content-Encoding": "gzip"}))
+    cards = CardsAPI(Transport(httpserver.url_for("/").rstrip("/"), api_key=KEY))
+    assert _dumped(cards.list(full=_kept)) == expected
+    httpserver.clear()
+    # no Content-Length: werkzeug sends an iterable body chunked
+    httpserver.expect_request("/api/card").respond_with_response(Response(
+        (body[i:i + 7_000] for i in range(0, len(body), 7_000)),
+        content_type="application/json"))
+    assert _dumped(cards.list(full=_kept)) == expected
+
+
+def test_a_list_cut_short_is_a_connection_error_in_words_and_retried() -> None:
+    """A body that ends before its Content-Length: never a partial list, never a traceback."""
+    import socket
+    import threading
+
+    import pytest
+
+    from metabase_guard.api.transport import RetryPolicy
+    from metabase_guard.errors import ApiConnectionError
+
+    body = _body_of_cards(50)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    answered: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body[: len(body) // 2])
+                answered.append(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    policy = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01, max_retry_after=0.05)
+    transport = Transport(f"http://127.0.0.1:{port}", api_key=KEY, retry=policy)
+    try:
+        with pytest.raises(ApiConnectionError) as info:
+            CardsAPI(transport).list(full=_kept)
+    finally:
+        listener.close()
+    assert transport.request_count == 3  # a GET cut short is sent again, up to the policy
+    assert len(answered) == 3
+    assert "Traceback" not in str(info.value) and KEY not in str(info.value)
+    assert "IncompleteRead" not in str(info.value)
+    assert "closed before the whole answer arrived" in str(info.value)
