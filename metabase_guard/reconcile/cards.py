@@ -438,6 +438,16 @@ class Cards(Kind):
         claims = _without_moved_marks(live.claims(), desired.cards, live, walk.unmanaged)
         walk.managed_cards = {key: cards[0] for key, cards in claims.items()}
         archived = live.archived_managed_cards()
+        for key, (original, copies) in sorted(live.copies_of_trashed().items()):
+            for copy in copies:
+                walk.unmanaged.append(Unmanaged(
+                    f"card #{copy.id}",
+                    f"carries the mark of {key!r} but card #{original.id}, the managed one, is "
+                    f"in the Trash (a duplicate made in the UI?, created by "
+                    f"{live.user_label(copy.creator_id)}): a copy never takes a card over, so "
+                    "it is never changed; restore the original, or remove the mark from the "
+                    "copy",
+                ))
         for key, (kept, *copies) in sorted(claims.items()):
             for copy in copies:
                 verdict = retire_card_copy(key, kept, copy, live)

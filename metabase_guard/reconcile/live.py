@@ -105,7 +105,31 @@ class LiveState:
         A copy of the marker, by a UI "Duplicate" or a hand edit, never takes a key over from
         the card metabase-guard made, and two racing applies agree on which card is kept.
         """
-        return {key: list(cards) for key, cards in self._claims(self.cards).items()}
+        trashed = self.copies_of_trashed()
+        return {key: list(cards) for key, cards in self._claims(self.cards).items()
+                if key not in trashed}
+
+    def copies_of_trashed(self) -> dict[str, tuple[Card, list[Card]]]:
+        """Keys whose managed card is in the Trash while other users' copies are live.
+
+        A UI "Duplicate" copies the marker but is created by the person who made it. Once the
+        original goes to the Trash, that copy would otherwise be the key's only live claimant
+        and be taken over, its query and settings rewritten. As for dashboards, a copy never
+        takes over: the key has no live managed card (a declared one is restored), and the
+        copies are left alone. The original is the archived claimant metabase-guard's user
+        created, or, when no claimant live or archived was made by that user (an adopted
+        card), the oldest claimant, if that one is archived.
+        """
+        me = self.me.id
+        out: dict[str, tuple[Card, list[Card]]] = {}
+        archived = self._claims(self.archived_cards)
+        for key, live in self._claims(self.cards).items():
+            gone = archived.get(key)
+            if not gone or live[0].creator_id == me:
+                continue
+            if gone[0].creator_id == me or gone[0].id < live[0].id:
+                out[key] = (gone[0], list(live))
+        return out
 
     def _claims(self, cards: list[Card]) -> dict[str, list[Card]]:
         # Once per card list (rebuilt if it is replaced or grows): a plan asked for the

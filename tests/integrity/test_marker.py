@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from metabase_guard.reconcile.identity import compose_description, managed_key, user_description
 from tests.integrity.conftest import PM_KEY, Served
 
@@ -100,3 +102,26 @@ def test_non_admin_credentials_are_told_what_they_cannot_see(served: Served) -> 
     plan = served.run("plan", METABASE_API_KEY=PM_KEY)
     assert plan.returncode == 0, plan.stderr
     assert "not a Metabase admin" in plan.stdout and "6 alert(s) to create" in plan.stdout
+
+
+def test_a_ui_copy_never_takes_over_a_card_that_went_to_the_trash(served: Served) -> None:
+    # the UI's "Duplicate": another user's card with our card's description, marker and all
+    assert served.run("apply", "--yes").returncode == 0
+    ours = _card(served, "Race check 2")
+    copy = served.post("/api/card", {
+        "name": "Copy of Race check 2", "display": "table", "visualization_settings": {},
+        "description": str(ours["description"]),
+        "dataset_query": {"database": 1, "type": "native", "native": {"query": "SELECT 3"}},
+    }, key=PM_KEY)
+    served.put(f"/api/card/{ours['id']}", {"archived": True})
+    plan = served.run("plan")
+    assert f"card #{copy['id']}" in plan.stdout and "is in the Trash" in plan.stdout
+    assert "archived = true -> false" in plan.stdout  # the original is what comes back
+    assert served.run("apply", "--yes").returncode == 0
+    assert served.get(f"/api/card/{ours['id']}")["archived"] is False
+    left = served.get(f"/api/card/{copy['id']}")
+    assert (left["name"], left["display"], left["archived"]) == (
+        "Copy of Race check 2", "table", False)  # never rewritten into the declared question
+    assert "SELECT 3" in json.dumps(left["dataset_query"])  # the copy's query, either format
+    again = served.run("plan", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout
