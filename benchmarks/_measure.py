@@ -15,12 +15,18 @@ import time
 def run_op(op: str, folder: str, url: str, key: str, pool: int) -> dict[str, object]:
     """Plan (``op="plan"``) or plan and apply (``op="apply"``); the figures of the run."""
     started = time.perf_counter()
-    from metabase_guard import engine
+    # as the CLI does: the client and the read first, then the planner and the YAML while the
+    # read is answered
+    from metabase_guard.api.client import connect
+    from metabase_guard.reconcile.live import read_ahead
 
-    imported = time.perf_counter()
-    out: dict[str, object] = {"import_s": imported - started}
-    with engine.connect(url, api_key=key, concurrency=pool) as client:
-        reading = engine.read_ahead(client)  # as the CLI does: the read overlaps the loading
+    out: dict[str, object] = {}
+    with connect(url, api_key=key, concurrency=pool) as client:
+        reading = read_ahead(client)
+        from metabase_guard import engine
+
+        imported = time.perf_counter()
+        out["import_s"] = imported - started
         declarations = engine.load([folder])
         loaded = time.perf_counter()
         out["load_s"] = loaded - imported

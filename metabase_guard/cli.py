@@ -22,14 +22,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from metabase_guard import engine
 from metabase_guard._gc import freeze_before_exit
 from metabase_guard._version import __version__
-from metabase_guard.alerttests import junit_xml, render_report
-from metabase_guard.api.client import MetabaseClient
-from metabase_guard.check import exit_status, render_check
 from metabase_guard.config import Settings, resolve_settings
 from metabase_guard.errors import (
     ApplyError,
@@ -38,14 +34,18 @@ from metabase_guard.errors import (
     UnsafePlanError,
     redact,
 )
-from metabase_guard.lint import Finding, count_by_severity, has_errors, sql_notes
-from metabase_guard.reconcile.apply import ApplyReport
-from metabase_guard.reconcile.kind import Defaults
-from metabase_guard.reconcile.live import LiveState
-from metabase_guard.reconcile.plan import Change, Plan, Thresholds
-from metabase_guard.render import render_json, render_markdown, render_text
-from metabase_guard.render.common import apply_summary, past_tense
-from metabase_guard.spec.loader import Declarations
+
+# The planner, the lint (sqlglot) and the renderers are imported inside the commands: `plan`
+# and `apply` send their first request before those load, and they load while it is answered.
+if TYPE_CHECKING:
+    from metabase_guard import engine
+    from metabase_guard.api.client import MetabaseClient
+    from metabase_guard.lint import Finding
+    from metabase_guard.reconcile.apply import ApplyReport
+    from metabase_guard.reconcile.kind import Defaults
+    from metabase_guard.reconcile.live import LiveState
+    from metabase_guard.reconcile.plan import Change, Plan, Thresholds
+    from metabase_guard.spec.loader import Declarations
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_UNEXPECTED", "error_document", "main"]
 
@@ -246,6 +246,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _client(settings: Settings) -> MetabaseClient:
+    from metabase_guard.api.client import connect
     if not settings.url:
         raise ConfigError("no Metabase URL: pass --url, set METABASE_URL or put url: in "
                           "metabase-guard.yaml")
@@ -254,7 +255,7 @@ def _client(settings: Settings) -> MetabaseClient:
             f"no credentials: set {settings.api_key_env} to an API key, or "
             f"{settings.username_env} and {settings.password_env}"
         )
-    return engine.connect(
+    return connect(
         settings.url,
         api_key=settings.api_key.reveal() if settings.api_key else None,
         username=settings.username,
@@ -275,14 +276,20 @@ def _loaded_and_reading(
     the server's work overlap the loading. Errors keep their order: the declarations' first,
     then the connection's (a read error is raised by ``engine.plan``).
     """
+    from metabase_guard.reconcile.live import read_ahead
+
     try:
         client = _client(settings)
     except ConfigError:
+        from metabase_guard import engine
+
         engine.load(settings.paths)
         raise
     with client:
-        reading = engine.read_ahead(client)
+        reading = read_ahead(client)
         try:
+            from metabase_guard import engine  # the planner loads while the read is answered
+
             declarations = engine.load(settings.paths)
         except BaseException:
             wait([reading])  # no request left in flight behind the error (its own is moot)
@@ -291,6 +298,7 @@ def _loaded_and_reading(
 
 
 def _defaults(settings: Settings) -> Defaults:
+    from metabase_guard.reconcile.kind import Defaults
     return Defaults(
         collection=settings.default_collection,
         email=tuple(settings.default_email),
@@ -299,6 +307,7 @@ def _defaults(settings: Settings) -> Defaults:
 
 
 def _thresholds(settings: Settings) -> Thresholds:
+    from metabase_guard.reconcile.plan import Thresholds
     return Thresholds(
         max_update_share=settings.max_update_share,
         max_delete_share=settings.max_delete_share,
@@ -311,6 +320,8 @@ def _thresholds(settings: Settings) -> Thresholds:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``validate``: load and check declarations, offline."""
+    from metabase_guard import engine
+    from metabase_guard.lint import count_by_severity, sql_notes
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     count = len(declarations.questions)
@@ -332,6 +343,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _report_findings(findings: Sequence[Finding], *, show: bool = True) -> bool:
     """Print lint findings to stderr; True when any is an error (the command must fail)."""
+    from metabase_guard.lint import count_by_severity, has_errors
     if show:
         for finding in findings:
             _err(str(finding))
@@ -343,6 +355,7 @@ def _report_findings(findings: Sequence[Finding], *, show: bool = True) -> bool:
 
 
 def _render(plan: Plan, findings: Sequence[Finding], fmt: str, colour: bool) -> str:
+    from metabase_guard.render import render_json, render_markdown, render_text
     if fmt == "json":
         return render_json(plan, findings=findings)
     if fmt == "markdown":
@@ -369,6 +382,7 @@ def _threshold_warning(result: engine.PlanResult, settings: Settings) -> str | N
 
 
 def _save(result: engine.PlanResult, path: str) -> None:
+    from metabase_guard import engine
     try:
         engine.save_plan(result, path)
     except OSError as exc:
@@ -377,6 +391,7 @@ def _save(result: engine.PlanResult, path: str) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``plan``: read Metabase, show the changes; never writes."""
+    from metabase_guard import engine
     settings = _settings(args)
     with _loaded_and_reading(settings) as (declarations, client, reading):
         result = _only(args, engine.plan(declarations, client, prune=args.prune,
@@ -428,6 +443,7 @@ class _Progress:
         self._lock = threading.Lock()
 
     def __call__(self, change: Change, status: str, error: str | None) -> None:
+        from metabase_guard.render.common import past_tense
         if status == "start":
             return
         with self._lock:
@@ -464,6 +480,9 @@ def _unfinished(failed: Sequence[tuple[Change, str]], not_attempted: Sequence[Ch
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """``apply``: re-plan, confirm, write, summarise."""
+    from metabase_guard import engine
+    from metabase_guard.render import render_text
+    from metabase_guard.render.common import apply_summary
     settings = _settings(args)
     with _loaded_and_reading(settings) as (declarations, client, reading):
         expected = (engine.read_saved_plan(args.saved_plan)["checksum"] if args.saved_plan
@@ -529,6 +548,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``check``: run each question now, read-only, and say what each alert would do."""
+    from metabase_guard import engine
+    from metabase_guard.check import exit_status, render_check
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     with _client(settings) as client:
@@ -544,6 +565,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """``test``: the offline alert tests; exit 1 when any fails."""
+    from metabase_guard import engine
+    from metabase_guard.alerttests import junit_xml, render_report
     settings = _settings(args)
     declarations = engine.load(settings.paths)
     report = engine.run_tests(declarations, settings.engines)
@@ -559,6 +582,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``show``: the managed cards and alerts of the instance, or a saved plan again."""
+    from metabase_guard import engine
     from metabase_guard.reconcile.live import read_live
     from metabase_guard.render.show import inventory, plan_from_dict, render_inventory
 

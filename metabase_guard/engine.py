@@ -24,8 +24,7 @@ from typing import Any
 from metabase_guard._gc import gc_paused
 from metabase_guard.alerttests import TestReport
 from metabase_guard.alerttests import run_tests as _run_tests
-from metabase_guard.api.client import MetabaseClient
-from metabase_guard.api.transport import RetryPolicy
+from metabase_guard.api.client import MetabaseClient, connect
 from metabase_guard.check import CheckReport, run_check
 from metabase_guard.errors import (
     ApiError,
@@ -50,6 +49,7 @@ from metabase_guard.reconcile.moved import moved_live, with_moves
 from metabase_guard.reconcile.plan import Plan, Thresholds
 from metabase_guard.reconcile.walk import make_plan, resolve
 from metabase_guard.spec.loader import Declarations, load_declarations
+from metabase_guard.sql.dialects import dialect_for
 
 __all__ = [
     "PlanResult",
@@ -86,30 +86,6 @@ def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
         return load_declarations(list(paths))
 
 
-def connect(
-    url: str | None = None,
-    *,
-    api_key: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    timeout: float = 30.0,
-    verify: bool | str = True,
-    concurrency: int = 12,
-    retry: RetryPolicy | None = None,
-) -> MetabaseClient:
-    """A client for one instance (arguments, else the ``METABASE_*`` environment variables)."""
-    return MetabaseClient(
-        url,
-        api_key=api_key,
-        username=username,
-        password=password,
-        timeout=timeout,
-        verify=verify,
-        pool_size=concurrency,
-        retry=retry,
-    )
-
-
 def plan(
     declarations: Declarations,
     client: MetabaseClient,
@@ -141,6 +117,11 @@ def _plan(declarations: Declarations, client: MetabaseClient, *, prune: bool,
           defaults: Defaults | None, strict: bool,
           engines: Mapping[str, str] | None,
           reading: Future[LiveState] | None) -> PlanResult:
+    early = None
+    if reading is not None and not reading.done():
+        # The read is still in flight: lint the SQL now, in the dialects the config file names
+        # (the instance's usually agree), instead of after the last answer.
+        early = lint_declarations(declarations, burst=False, engines=engines), engines or {}
     read = reading.result() if reading is not None else read_live(client)
     live = moved_live(read, declarations.moves)  # moved: the old card answers to its new key
     resolved = resolve(declarations, live, defaults)
@@ -148,13 +129,26 @@ def _plan(declarations: Declarations, client: MetabaseClient, *, prune: bool,
     made = with_moves(make_plan(resolved, live, url=client.url, prune=prune), read, desired,
                       declarations.moves)
     live_engines = {d.name: d.engine for d in live.databases if d.engine}
-    findings = lint_declarations(declarations, burst=False, engines=live_engines) + lint_live(
+    if early is not None and _same_dialects(declarations, early[1], live_engines):
+        offline = early[0]
+    else:
+        offline = lint_declarations(declarations, burst=False, engines=live_engines)
+    findings = offline + lint_live(
         declarations, desired, live, made, allowed_domains=_allowed_domains(client, desired, live)
     )
     findings += engine_mismatches(declarations, engines or {}, live_engines)
     findings = sort_findings(_strict(findings) if strict else findings)
     return PlanResult(plan=made, live=live, desired=desired, declarations=declarations,
                       findings=findings, resolved=resolved)
+
+
+def _same_dialects(declarations: Declarations, guessed: Mapping[str, str],
+                   live: Mapping[str, str]) -> bool:
+    """Whether every alerting question's SQL reads the same in both engine mappings."""
+    return all(
+        dialect_for(guessed.get(q.database)) == dialect_for(live.get(q.database))
+        for q in declarations.questions if q.alerts
+    )
 
 
 def _allowed_domains(client: MetabaseClient, desired: list[DesiredCard], live: LiveState) -> Any:

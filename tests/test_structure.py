@@ -126,3 +126,19 @@ def test_library_modules_do_not_print() -> None:
         prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
                   and isinstance(n.func, ast.Name) and n.func.id == "print"]
         assert not prints, f"{rel} prints at lines {prints}"
+
+
+def test_the_cli_sends_its_first_request_before_the_planner_and_sqlglot_load() -> None:
+    # what `plan` and `apply` import before the read starts (cli, config, the client, the
+    # read): the planner, the lint and sqlglot load while the first answers are on their way
+    import subprocess
+    import sys
+
+    code = ("import sys, metabase_guard.cli, metabase_guard.reconcile.live; "
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                text=True).stdout.split())
+    assert "metabase_guard.api.client" in loaded
+    heavy = {"sqlglot", "duckdb", "metabase_guard.engine", "metabase_guard.lint",
+             "metabase_guard.spec.models", "metabase_guard.reconcile.walk"}
+    assert heavy & loaded == set()

@@ -34,7 +34,13 @@ from metabase_guard.api.resources import (
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import ApiError, ConfigError, UnsupportedServerError
 
-__all__ = ["NEWEST_TESTED", "NOTIFICATION_API_SINCE", "SLACK_CHANNEL_IDS_SINCE", "MetabaseClient"]
+__all__ = [
+    "NEWEST_TESTED",
+    "NOTIFICATION_API_SINCE",
+    "SLACK_CHANNEL_IDS_SINCE",
+    "MetabaseClient",
+    "connect",
+]
 
 NOTIFICATION_API_SINCE = 54
 # The newest Metabase major docs/compatibility.md describes and the sandbox emulates.
@@ -239,3 +245,27 @@ class MetabaseClient:
     def request_count(self) -> int:
         """HTTP requests sent so far (retries included)."""
         return self.transport.request_count
+
+
+def connect(
+    url: str | None = None,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
+    verify: bool | str = True,
+    concurrency: int = 12,
+    retry: RetryPolicy | None = None,
+) -> MetabaseClient:
+    """A client for one instance (arguments, else the ``METABASE_*`` environment variables)."""
+    return MetabaseClient(
+        url,
+        api_key=api_key,
+        username=username,
+        password=password,
+        timeout=timeout,
+        verify=verify,
+        pool_size=concurrency,
+        retry=retry,
+    )

@@ -38,3 +38,44 @@ def test_a_declaration_error_is_reported_and_no_read_outlives_the_command(env: E
     # the command returned (none left in flight behind the error)
     assert len(env.mb.sandbox.requests) == full_read
     assert not env.mb.sandbox.requests or all(r.method == "GET" for r in env.mb.sandbox.requests)
+
+
+_GROUPED = """\
+questions:
+  - key: grouped-weekly
+    name: Grouped weekly count
+    collection: Health checks
+    database: Warehouse
+    sql: |
+      SELECT date_trunc('week', pushed_at) AS week, count(*) AS n
+      FROM recommendations GROUP BY 1
+    display: bar
+    goal: {value: 10}
+    alerts:
+      - when: below_goal
+        schedule: {every: day, at: "09:00"}
+        email: [pm@example.com]
+"""
+
+
+def test_sql_linted_while_the_read_is_in_flight_is_read_in_the_instances_dialect(
+    env: Env,
+) -> None:
+    (env.alerts / "grouped.yaml").write_text(_GROUPED)
+    decls = engine.load([env.alerts])
+    # the guess matters: read as Mongo (no SQL), the grouped query is not found silent
+    as_mongo = {f.rule for f in engine.lint(decls, engines={"Warehouse": "mongo"})}
+    assert "silent-on-outage" in {f.rule for f in engine.lint(decls)} - as_mongo
+    env.mb.sandbox.latency = 0.1  # the read is still under way when the plan starts linting
+    results = {}
+    for guess in ({}, {"Warehouse": "postgres"}, {"Warehouse": "mongo"}):
+        with env.client() as client:
+            reading = engine.read_ahead(client)
+            result = engine.plan(decls, client, reading=reading, engines=guess)
+            assert not reading.running()
+        results[str(guess)] = [f for f in result.findings if f.rule != "engine-mismatch"]
+    env.mb.sandbox.latency = 0
+    with env.client() as client:
+        plain = engine.plan(decls, client).findings
+    assert any(f.rule == "silent-on-outage" for f in plain)
+    assert all(found == plain for found in results.values())

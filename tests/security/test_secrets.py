@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from metabase_guard import cli, engine
+from metabase_guard.api import client as client_module
 from metabase_guard.api import transport as transport_module
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import ApiError, AuthenticationError, register_secret
@@ -185,14 +186,14 @@ def test_insecure_flag_is_the_only_way_to_turn_tls_off(
     box: Box, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[bool | str] = []
-    real = engine.connect
+    real = client_module.connect
 
     def spy(*args: object, **kwargs: object) -> object:
         client = real(*args, **kwargs)  # type: ignore[arg-type]
         seen.append(client.transport._http.verify)
         return client
 
-    monkeypatch.setattr(engine, "connect", spy)
+    monkeypatch.setattr(client_module, "connect", spy)
     monkeypatch.setenv("METABASE_URL", box.server.url)
     monkeypatch.setenv("METABASE_API_KEY", API_KEY)
     cli.main(["plan", "alerts"])
