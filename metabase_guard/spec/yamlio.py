@@ -89,21 +89,51 @@ class Document:
     issues: list[YamlIssue] = field(default_factory=list)
 
 
+_STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
+
+#: YAML 1.2 core schema patterns of plain scalars, tried in this order.
+_CORE = [
+    (_TAG + "null", re.compile(r"(?:~|null|Null|NULL|)\Z")),
+    (_TAG + "bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")),
+    (_TAG + "int", re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")),
+    (
+        _TAG + "float",
+        re.compile(
+            r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+        ),
+    ),
+]
+#: The patterns a plain scalar can match, by its first character ("" for the empty scalar):
+#: any other first character is a string. Most scalars are names, SQL and e-mail addresses,
+#: so this spares trying the four patterns on each (``tests/spec/test_yaml_libyaml.py``
+#: checks the result is the patterns' in order).
+_BY_FIRST: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag, pattern) for tag, pattern in _CORE if tag.endswith(kinds)]
+    for firsts, kinds in (
+        ("", ("null",)),
+        ("~nN", ("null",)),
+        ("tTfF", ("bool",)),
+        ("0123456789-+", ("int", "float")),
+        (".", ("float",)),
+    )
+    for first in firsts or ("",)
+}
+
+
 class _Resolver(BaseResolver):
     """YAML 1.2 core schema resolution of plain scalars."""
 
-
-for _tag, _pattern in (
-    ("null", r"~|null|Null|NULL|"),
-    ("bool", r"true|True|TRUE|false|False|FALSE"),
-    ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"),
-    (
-        "float",
-        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
-    ),
-):
-    _Resolver.add_implicit_resolver(_TAG + _tag, re.compile(rf"(?:{_pattern})\Z"), None)
+    def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str:
+        """The tag of an untagged node: PyYAML's ``resolve`` with the core schema's patterns."""
+        if kind is ScalarNode:
+            if implicit[0]:
+                assert value is not None
+                for tag, pattern in _BY_FIRST.get(value[:1], ()):
+                    if pattern.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
 
 
 class _Strict:
@@ -178,6 +208,54 @@ if LIBYAML:
             return super().compose_node(parent, index)
 
 
+    class _CComposer(CParser, _Resolver):
+        """libyaml's own composer, in C, with the three hooks it calls per node counting.
+
+        No event becomes a Python object and nothing is composed in Python; the hooks count
+        what the refusals need.
+
+        ``descend_resolver`` counts the nodes built and refuses nesting past :data:`MAX_DEPTH`
+        before going deeper (the C composer recurses on the C stack); ``resolve`` counts the
+        nodes without an explicit tag (libyaml resolves only those) and notes an empty value
+        that is neither quoted nor explicit, which PyYAML places elsewhere. It does not see
+        anchors: :func:`_compose_c` keeps texts that may hold one away from it.
+        """
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _Resolver.__init__(self)
+            self.nodes = 0
+            self.untagged = 0
+            self.depth = 0
+            self.empty_plain = False
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            """Count a node about to be built; refuse one nested too deep."""
+            self.nodes += 1
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _NotForLibyaml
+
+        def ascend_resolver(self) -> None:
+            """Leave a node."""
+            self.depth -= 1
+
+        def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str:
+            """The core schema's tag, counting untagged nodes and noting empty plain values."""
+            self.untagged += 1
+            if value == "" and implicit != (False, True):
+                self.empty_plain = True
+            return _Resolver.resolve(self, kind, value, implicit)
+
+
+class _MayHoldAnchors(Exception):
+    """The text may hold an anchor, which the C composer cannot report."""
+
+
+class _Shared(Exception):
+    """A node of the tree is reached twice: an alias the C composer resolved."""
+
+
 class _NotForLibyaml(Exception):
     """The text holds something libyaml reads differently from PyYAML: read it in pure Python."""
 
@@ -223,25 +301,42 @@ def _bad_character(exc: yaml.reader.ReaderError) -> str:
 def parse(text: str) -> Document:
     """Parse one YAML document; raise :class:`YamlRejected` if it cannot be read.
 
-    libyaml's C parser reads the text when it is available (about four times as fast as
-    PyYAML's pure-Python scanner); when it finds anything wrong, or the text holds a
-    character PyYAML's reader refuses, the text is read again by the pure-Python loader, so
-    that every message and line is PyYAML's, as before.
+    libyaml reads the text when PyYAML has it: its C composer builds the node tree (about ten
+    times as fast as composing in Python), unless the text may hold an anchor, which only the
+    composer in Python (over libyaml's C parser) refuses. When either finds anything wrong,
+    or the text holds something libyaml reads differently, the text is read again by the
+    pure-Python loader, so that every message and line is PyYAML's, as before.
     """
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlRejected(
             YamlIssue(None, (), f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")
         )
-    node: Node | None = None
-    try:
-        node = _compose_libyaml(text) if LIBYAML else _compose_pure(text)
-    except (_Refused, _NotForLibyaml, yaml.YAMLError):
-        node = _compose_pure(text)
+    if LIBYAML:
+        try:
+            node, nodes = _compose_c(text)
+            return _document(node, nodes)
+        except (_NotForLibyaml, yaml.YAMLError):
+            return _document(_compose_pure(text), None)
+        except (_MayHoldAnchors, _Shared):
+            pass
+        try:
+            node = _compose_libyaml(text)
+        except (_Refused, _NotForLibyaml, yaml.YAMLError):
+            node = _compose_pure(text)
+        return _document(node, None)
+    return _document(_compose_pure(text), None)
+
+
+def _document(node: Node | None, nodes: int | None) -> Document:
+    """The document of a node tree.
+
+    ``nodes``, when given, is how many nodes were composed: a tree with more is refused
+    with :class:`_Shared` as soon as building it goes past that count.
+    """
     if node is None:
         return Document(None, None)
-    issues: list[YamlIssue] = []
-    value = _construct(node, (), issues)
-    return Document(value, node, issues)
+    values = _Values(nodes)
+    return Document(values.of(node, ()), node, values.issues)
 
 
 # Texts libyaml reads differently from PyYAML, found by tests/spec/test_yaml_libyaml.py: a
@@ -266,6 +361,36 @@ def _compose_libyaml(text: str) -> Node | None:
     finally:
         loader.dispose()
     return node
+
+
+# Where an anchor can start: "&" and a character of an anchor name, after anything but an
+# ASCII letter, a digit or another "&". libyaml's scanner takes "&" for an anchor only at the
+# start of a token (inside a plain scalar or a tag it is a character of the scalar or the tag),
+# and a token that ends in a letter or digit right before it (a plain scalar, a tag, an anchor,
+# an alias, a version) either takes the "&" in or is an error, as is an anchor with no name
+# ("&&b"). So "R&D", "Sales & Marketing" and "a&&b" stay on the fast path, and a text without
+# a match holds no anchor, hence no alias (libyaml refuses an alias to an anchor it has not
+# seen). tests/spec/test_yaml_libyaml.py reads random texts both ways.
+_ANCHOR = re.compile(r"(?<![0-9A-Za-z&])&[0-9A-Za-z_-]")
+
+
+def _compose_c(text: str) -> tuple[Node | None, int]:
+    """The node tree by libyaml's C composer, and how many nodes it built.
+
+    :class:`_MayHoldAnchors` if the text may hold an anchor; :class:`_NotForLibyaml` if it
+    holds what libyaml reads differently (also an explicit tag: libyaml resolves none of
+    those, so they are the nodes it built but did not resolve) or nests too deep; libyaml's
+    own exception on any other problem.
+    """
+    if _PURE_ONLY.search(text) or ("?" in text and _FLOW.search(text)):
+        raise _NotForLibyaml
+    if "&" in text and _ANCHOR.search(text):
+        raise _MayHoldAnchors
+    composer = _CComposer(text)
+    node: Node | None = composer.get_single_node()
+    if composer.untagged != composer.nodes or composer.empty_plain:
+        raise _NotForLibyaml
+    return node, composer.nodes
 
 
 def _compose_pure(text: str) -> Node | None:
@@ -335,20 +460,54 @@ def _short(tag: str) -> str:
     return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
-def _construct(node: Node, path: tuple[str | int, ...], issues: list[YamlIssue]) -> Any:
-    line = node.start_mark.line + 1
-    if isinstance(node, ScalarNode):
-        return _scalar(node, path)
-    if isinstance(node, SequenceNode):
-        if node.tag != _TAG + "seq":
-            raise YamlRejected(YamlIssue(line, path, f"tag {_short(node.tag)} is not supported"))
-        return [_construct(item, (*path, i), issues) for i, item in enumerate(node.value)]
-    if isinstance(node, MappingNode):
-        if node.tag != _TAG + "map":
-            raise YamlRejected(YamlIssue(line, path, f"tag {_short(node.tag)} is not supported"))
+class _Values:
+    """Plain Python values of a node tree, and the soft issues met (duplicate keys).
+
+    ``nodes`` is how many nodes the tree was composed of, when an alias may have become a
+    shared node (libyaml's composer): building stops at the first node past that count, so a
+    shared node is refused before anything is expanded.
+    """
+
+    def __init__(self, nodes: int | None) -> None:
+        self.issues: list[YamlIssue] = []
+        # without a count (a tree composed in Python, which refuses aliases), no limit
+        self._left = nodes if nodes is not None else 1 << 62
+
+    def of(self, node: Node, path: tuple[str | int, ...]) -> Any:
+        """The value of ``node``, found at data ``path``."""
+        self._left -= 1
+        if self._left < 0:
+            raise _Shared
+        if isinstance(node, ScalarNode):
+            # most scalars are strings: their value is the text, without the call
+            return node.value if node.tag == _STR else _scalar(node, path)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ:
+                raise YamlRejected(
+                    YamlIssue(
+                        node.start_mark.line + 1, path, f"tag {_short(node.tag)} is not supported"
+                    )
+                )
+            return [self.of(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP:
+                raise YamlRejected(
+                    YamlIssue(
+                        node.start_mark.line + 1, path, f"tag {_short(node.tag)} is not supported"
+                    )
+                )
+            return self._mapping(node, path)
+        raise YamlRejected(  # pragma: no cover
+            YamlIssue(node.start_mark.line + 1, path, "unsupported YAML node")
+        )
+
+    def _mapping(self, node: MappingNode, path: tuple[str | int, ...]) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            self._left -= 1
+            if self._left < 0:
+                raise _Shared
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
                 raise YamlRejected(
@@ -356,9 +515,9 @@ def _construct(node: Node, path: tuple[str | int, ...], issues: list[YamlIssue])
                         key_line, path, "a mapping key must be a plain value, not a list or mapping"
                     )
                 )
-            key = _scalar(key_node, path)
+            key = key_node.value if key_node.tag == _STR else _scalar(key_node, path)
             if key in result:
-                issues.append(
+                self.issues.append(
                     YamlIssue(
                         key_line,
                         (*path, key),
@@ -368,12 +527,13 @@ def _construct(node: Node, path: tuple[str | int, ...], issues: list[YamlIssue])
                 )
                 continue
             first_line[key] = key_line
-            result[key] = _construct(value_node, (*path, key), issues)
+            result[key] = self.of(value_node, (*path, key))
         return result
-    raise YamlRejected(YamlIssue(line, path, "unsupported YAML node"))  # pragma: no cover
 
 
 def _key_value(node: ScalarNode) -> Any:
+    if node.tag == _STR:
+        return node.value
     try:
         return _scalar(node, ())
     except YamlRejected:
