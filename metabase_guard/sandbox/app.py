@@ -11,19 +11,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from metabase_guard.sandbox.core import (
     NO_ENDPOINT,
     UNAUTHENTICATED,
     ApiFailure,
+    OffLock,
     Reply,
     Request,
     Row,
 )
 from metabase_guard.sandbox.store import Delivery, Store, parse_major
 
-Handler = Callable[["Sandbox", Request], Reply]
+Handler = Callable[["Sandbox", Request], "Reply | OffLock[Any]"]
+
+T = TypeVar("T")
 
 # Behaviour of the newest release the emulator follows, used for unparseable dev tags.
 LATEST_MAJOR = 61
@@ -301,17 +304,38 @@ class Sandbox:
             route = matched[0].template if matched else None
             rule = self._pick_failure(method, path)
             if rule is not None and not rule.after_commit:
-                response = self._failure_response(rule)
-            else:
-                response = self._dispatch(matched, method, path, query, lowered, body)
-                if rule is not None:
-                    response = self._failure_response(rule)
-            self._log.append(
-                RequestRecord(
-                    method, path, route, response.status, rule is not None, response.dropped
-                )
-            )
-            return response
+                return self._logged(method, path, route, rule, self._failure_response(rule))
+            step = self._dispatch(matched, method, path, query, lowered, body)
+            if isinstance(step, SandboxResponse):
+                return self._logged(method, path, route, rule, step)
+        # The one piece of slow work a request may do off the lock (a card's metadata query),
+        # so that concurrent requests overlap as on a real Metabase; finish() re-checks.
+        done = step.work()
+        with self.lock:
+            return self._logged(method, path, route, rule, _encode(self._finish(step, done)))
+
+    def _logged(
+        self,
+        method: str,
+        path: str,
+        route: str | None,
+        rule: FailureRule | None,
+        response: SandboxResponse,
+    ) -> SandboxResponse:
+        # under the lock: an after-commit failure replaces the real answer, and the log grows
+        if rule is not None:
+            response = self._failure_response(rule)
+        self._log.append(
+            RequestRecord(method, path, route, response.status, rule is not None, response.dropped)
+        )
+        return response
+
+    @staticmethod
+    def _finish(step: OffLock[T], done: T) -> Reply:
+        try:
+            return step.finish(done)
+        except ApiFailure as failure:
+            return Reply(failure.status, failure.body)
 
     def _pick_failure(self, method: str, path: str) -> FailureRule | None:
         for rule in self._failures:
@@ -342,7 +366,7 @@ class Sandbox:
         query: Mapping[str, list[str]],
         headers: Mapping[str, str],
         body: bytes,
-    ) -> SandboxResponse:
+    ) -> SandboxResponse | OffLock[Any]:
         if matched is None:
             return _encode(Reply(404, NO_ENDPOINT))
         route, params = matched
@@ -353,7 +377,7 @@ class Sandbox:
             reply = route.handler(self, request)
         except ApiFailure as failure:
             reply = Reply(failure.status, failure.body)
-        return _encode(reply)
+        return reply if isinstance(reply, OffLock) else _encode(reply)
 
     def _authenticate(self, headers: Mapping[str, str]) -> Row:
         # metabase/metabase src/metabase/server/middleware/session.clj: x-api-key or

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from metabase_guard.sandbox import queries
 from metabase_guard.sandbox.collections import root_json
 from metabase_guard.sandbox.core import (
     ApiFailure,
+    OffLock,
     Reply,
     Request,
     Row,
@@ -19,7 +21,7 @@ from metabase_guard.sandbox.core import (
     now_iso,
     ok,
 )
-from metabase_guard.sandbox.misc import run_native
+from metabase_guard.sandbox.misc import NativeJob, bind_native, run_native
 from metabase_guard.sandbox.store import Store
 from metabase_guard.sandbox.validation import (
     Errors,
@@ -214,18 +216,75 @@ def _query_database(store: Store, query: dict[str, Any]) -> int:
     return db_id
 
 
-def _compute_metadata(store: Store, query: dict[str, Any]) -> list[Row] | None:
-    _, metadata = run_native(store, query, "question")
-    return metadata
+class _MetadataNeeded(Exception):
+    """Raised by a first pass of a handler where it would run the card's query."""
+
+    def __init__(self, job: NativeJob) -> None:
+        super().__init__("the card's metadata query runs off the lock")
+        self.job = job
 
 
-def create_card(sb: Sandbox, req: Request) -> Reply:
+class _Metadata:
+    """Where a card handler gets the ``result_metadata`` of a query it saves.
+
+    Metabase computes it by running the query in a future, before and outside the
+    transaction that inserts or updates the card: metabase/metabase
+    src/metabase/queries/models/card.clj (create-card! calls
+    card.metadata/maybe-async-result-metadata in its ``let``, then ``t2/with-transaction``
+    inserts) and src/metabase/queries_rest/api/card.clj (the PUT handler, after its
+    permission checks, before update-card!); the future and its 1.5 s wait are in
+    src/metabase/queries/models/card/metadata.clj (legacy-result-metadata-future). So a handler
+    runs twice here: a first pass, under the sandbox lock, does every check and stops with
+    :class:`_MetadataNeeded` where it would run the query; the query runs off the lock; the
+    second pass, under the lock again, redoes the checks against the store as it is then and
+    uses the metadata computed for the same SQL on the same warehouse (else it runs the query
+    itself, under the lock, as before).
+    """
+
+    def __init__(self, store: Store, ready: tuple[NativeJob, list[Row] | None] | None) -> None:
+        self._store = store
+        self._ready = ready
+
+    def of(self, query: dict[str, Any]) -> list[Row] | None:
+        """The metadata of ``query`` (first pass: raises :class:`_MetadataNeeded`)."""
+        job = bind_native(self._store, query)
+        if job.error is not None:
+            return None  # nothing to run (no such database, or not native SQL)
+        if self._ready is None:
+            raise _MetadataNeeded(job)
+        done, metadata = self._ready
+        if (job.warehouse, job.sql) == (done.warehouse, done.sql):
+            return metadata
+        return job.metadata()
+
+
+CardHandler = Callable[["Sandbox", Request, _Metadata], Reply]
+
+
+def _off_lock(sb: Sandbox, req: Request, handler: CardHandler) -> Reply | OffLock[Any]:
+    """Run ``handler`` with its metadata query outside the sandbox lock (see :class:`_Metadata`)."""
+    try:
+        return handler(sb, req, _Metadata(sb.store, None))
+    except _MetadataNeeded as needed:
+        job = needed.job
+
+    def finish(metadata: list[Row] | None) -> Reply:
+        return handler(sb, req, _Metadata(sb.store, (job, metadata)))
+
+    return OffLock(job.metadata, finish)
+
+
+def create_card(sb: Sandbox, req: Request) -> Reply | OffLock[Any]:
     """``POST /api/card``.
 
     metabase/metabase src/metabase/queries/models/card.clj (create-card!): only a fixed key list
     is copied, ``entity_id`` is always a fresh NanoID, ``creator_id`` is the caller, and
     ``result_metadata``, ``database_id``, ``query_type`` are computed from the query.
     """
+    return _off_lock(sb, req, _create_card)
+
+
+def _create_card(sb: Sandbox, req: Request, metadata: _Metadata) -> Reply:
     store, user = sb.store, req.me
     body = req.json_object()
     errors = Errors()
@@ -234,6 +293,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
     coll = target_collection(store, user, body.get("collection_id"))
     query = queries.normalize_query(body["dataset_query"], sb.major)
     db_id = _query_database(store, query)
+    result_metadata = metadata.of(query)
     stamp = now_iso()
     card = store.insert(
         "cards",
@@ -256,7 +316,7 @@ def create_card(sb: Sandbox, req: Request) -> Reply:
             "created_at": stamp,
             "updated_at": stamp,
             "entity_id": nano_id(),
-            "result_metadata": _compute_metadata(store, query),
+            "result_metadata": result_metadata,
             "parameters": body.get("parameters") or [],
             "parameter_mappings": body.get("parameter_mappings") or [],
             "cache_ttl": body.get("cache_ttl"),
@@ -365,8 +425,12 @@ UPDATE_KEYS = (
 NULLABLE_KEYS = {"collection_id", "collection_position", "description", "cache_ttl", "dashboard_id"}
 
 
-def update_card(sb: Sandbox, req: Request) -> Reply:
+def update_card(sb: Sandbox, req: Request) -> Reply | OffLock[Any]:
     """``PUT /api/card/:id``: partial update with Metabase's null rules and side effects."""
+    return _off_lock(sb, req, _update_card)
+
+
+def _update_card(sb: Sandbox, req: Request, metadata: _Metadata) -> Reply:
     from metabase_guard.sandbox.notifications import delete_card_notifications
 
     store, user = sb.store, req.me
@@ -395,7 +459,7 @@ def update_card(sb: Sandbox, req: Request) -> Reply:
         changes["dataset_query"] = query
         changes["database_id"] = _query_database(store, query)
         changes["query_type"] = queries.query_type(query)
-        changes["result_metadata"] = _compute_metadata(store, query)
+        changes["result_metadata"] = metadata.of(query)
     if "visualization_settings" in changes:
         changes["visualization_settings"] = copy.deepcopy(changes["visualization_settings"])
     if changes.get("type") == "model" and (changes.get("display") or card["display"]) != "list":

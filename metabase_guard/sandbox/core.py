@@ -7,12 +7,13 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 Json = Any
 Row = dict[str, Any]
+T = TypeVar("T")
 
 # metabase/metabase src/metabase/api/common.clj: generic-404 / generic-403 messages.
 NOT_FOUND = "Not found."
@@ -62,6 +63,22 @@ class Reply:
     empty: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     force_json: bool = False
+
+
+@dataclass(frozen=True)
+class OffLock(Generic[T]):
+    """A handler's answer that is not ready yet: slow work to run without the sandbox lock.
+
+    ``work`` runs without the lock, then ``finish(work())`` under it again answers (it may
+    raise :class:`ApiFailure`).
+
+    ``work`` must touch nothing of the store, only what the handler handed it under the lock
+    (a warehouse, which has a lock of its own); ``finish`` must check again whatever it relies
+    on, since other requests ran meanwhile.
+    """
+
+    work: Callable[[], T]
+    finish: Callable[[T], Reply]
 
 
 def ok(body: Json, status: int = 200) -> Reply:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,7 +33,9 @@ from metabase_guard.sandbox.validation import (
 )
 
 if TYPE_CHECKING:
+    from metabase_guard.evaluation import QueryResult
     from metabase_guard.sandbox.app import Router, Sandbox
+    from metabase_guard.sandbox.warehouse import Warehouse
 
 SCHEDULES = ["hourly", "daily", "weekly", "monthly"]
 
@@ -614,48 +617,53 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def run_native(store: Store, query: dict[str, Any], context: str) -> tuple[Row, list[Row] | None]:
-    """Run a native query; returns the 202 body and the result metadata (``None`` on failure).
+@dataclass(frozen=True)
+class NativeJob:
+    """A native query bound to its warehouse under the sandbox lock, to run without it.
 
-    metabase/metabase src/metabase/query_processor: query failures are still 202 responses with
-    ``"status": "failed"`` and the driver's message in ``error``.
+    ``error`` is set when the query cannot run at all (no such database, not native SQL);
+    otherwise :meth:`execute` runs ``sql`` on ``warehouse``, which has a lock of its own
+    (``DuckDatabase``), and reads nothing of the store.
     """
-    started = now_iso()
-    db_id = queries.database_id(query)
-    sql = queries.native_sql(query)
-    base: Row = {
-        "database_id": db_id,
-        "started_at": started,
-        "json_query": query,
-        "average_execution_time": None,
-        "context": context,
-        "running_time": 0,
-    }
-    db = store.get("databases", db_id)
-    error: str | None = None
-    if db is None:
-        error = f"Database {db_id} does not exist."
-    elif sql is None:
-        error = "Only native queries can run in the sandbox."
-    if error is None:
-        assert sql is not None and isinstance(db_id, int)
+
+    db_id: Any
+    sql: str | None
+    warehouse: Warehouse | None
+    error: str | None
+
+    def execute(self) -> QueryResult | str:
+        """The query's result, or the message of its failure."""
+        if self.error is not None:
+            return self.error
+        assert self.warehouse is not None and self.sql is not None
         from metabase_guard.sandbox.warehouse import SqlError
 
         try:
-            result = store.warehouse(db_id).run(sql)
+            return self.warehouse.run(self.sql)
         except SqlError as exc:
-            error = str(exc)
-    if error is not None:
-        return {
-            **base,
-            "status": "failed",
-            "error": error,
-            "error_type": "invalid-query",
-            "row_count": 0,
-            "data": {"rows": [], "cols": []},
-            "via": [],
-        }, None
-    rows = [[_jsonable(v) for v in row] for row in result.rows]
+            return str(exc)
+
+    def metadata(self) -> list[Row] | None:
+        """The ``result_metadata`` a card with this query gets (``None`` when it fails)."""
+        outcome = self.execute()
+        return None if isinstance(outcome, str) else native_columns(outcome)[1]
+
+
+def bind_native(store: Store, query: dict[str, Any]) -> NativeJob:
+    """The :class:`NativeJob` of a query; reads the store, so the caller holds the lock."""
+    db_id = queries.database_id(query)
+    sql = queries.native_sql(query)
+    db = store.get("databases", db_id)
+    if db is None:
+        return NativeJob(db_id, sql, None, f"Database {db_id} does not exist.")
+    if sql is None:
+        return NativeJob(db_id, sql, None, "Only native queries can run in the sandbox.")
+    assert isinstance(db_id, int)
+    return NativeJob(db_id, sql, store.warehouse(db_id), None)
+
+
+def native_columns(result: QueryResult) -> tuple[list[Row], list[Row]]:
+    """The ``cols`` of a query's answer and the ``result_metadata`` saved from them."""
     cols: list[Row] = []
     for index, name in enumerate(result.columns):
         known = result.base_types[index] if result.base_types else None
@@ -686,10 +694,42 @@ def run_native(store: Store, query: dict[str, Any], context: str) -> tuple[Row, 
         | {"fingerprint": None}
         for c in cols
     ]
+    return cols, metadata
+
+
+def run_native(store: Store, query: dict[str, Any], context: str) -> tuple[Row, list[Row] | None]:
+    """Run a native query; returns the 202 body and the result metadata (``None`` on failure).
+
+    metabase/metabase src/metabase/query_processor: query failures are still 202 responses with
+    ``"status": "failed"`` and the driver's message in ``error``.
+    """
+    started = now_iso()
+    job = bind_native(store, query)
+    base: Row = {
+        "database_id": job.db_id,
+        "started_at": started,
+        "json_query": query,
+        "average_execution_time": None,
+        "context": context,
+        "running_time": 0,
+    }
+    outcome = job.execute()
+    if isinstance(outcome, str):
+        return {
+            **base,
+            "status": "failed",
+            "error": outcome,
+            "error_type": "invalid-query",
+            "row_count": 0,
+            "data": {"rows": [], "cols": []},
+            "via": [],
+        }, None
+    rows = [[_jsonable(v) for v in row] for row in outcome.rows]
+    cols, metadata = native_columns(outcome)
     data = {
         "rows": rows,
         "cols": cols,
-        "native_form": {"query": sql, "params": None},
+        "native_form": {"query": job.sql, "params": None},
         "results_timezone": store.settings.get("report-timezone") or "UTC",
         "results_metadata": {"columns": metadata},
         "insights": None,
