@@ -534,7 +534,7 @@ class Alerts(Kind):
         for n in sorted(ctx.client.notifications.list(creator_id=ctx.live.me.id),
                         key=lambda n: n.id):
             if (n.active and n.payload and n.id not in known
-                    and n.id not in ctx.created_alerts):
+                    and n.id not in ctx.created_alerts and n.id not in ctx.taken_alerts):
                 out.setdefault((n.payload.card_id, alert_view_of(n, ctx.live)), []).append(n)
         return out
 
@@ -549,7 +549,8 @@ class Alerts(Kind):
             pool = raced.get((card_id, change.alert.view), []) if change.alert and card_id else []
             if not pool:
                 return False
-            pool.pop(0)  # one of theirs stands for one of ours
+            # one of theirs stands for one of ours, so settle must not count it again
+            ctx.taken_alerts.add(pool.pop(0).id)
             return True
 
         return ctx.skip_made_elsewhere(changes, taken)

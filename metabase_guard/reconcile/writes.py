@@ -150,6 +150,8 @@ class WriteContext:
         self.live_cards = {c.id: c for c in (*live.cards, *live.archived_cards)}
         self.created_cards: dict[str, int] = {}
         self.created_alerts: dict[int, Change] = {}
+        #: alerts a racing apply made that this run took for its own creates (not retired)
+        self.taken_alerts: set[int] = set()
         #: the dashboard each key is written to
         self.dashboards: dict[str, int] = {}
 
