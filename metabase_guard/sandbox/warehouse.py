@@ -83,8 +83,9 @@ class Warehouse:
         if parsed.tree is not None and not isinstance(parsed.tree, exp.Query):
             raise SqlError("the warehouse is read-only: only queries run")
         # in a transaction rolled back after: a query with a side effect (SELECT ... INTO) would
-        # otherwise change the one warehouse every request of the sandbox shares
-        result = self._db.query_on(parsed, {}, self._clock(), max_rows)
+        # otherwise change the one warehouse every request of the sandbox shares; on a cursor of
+        # its own, so that concurrent card creates run their metadata queries at once
+        result = self._db.read(parsed, self._clock(), max_rows)
         rows = [[plain(c) for c in row] for row in result.rows]
         return QueryResult(result.columns, rows, result.base_types)
 

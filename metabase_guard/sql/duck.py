@@ -227,7 +227,11 @@ def _column_values(values: list[Any]) -> list[Any]:
 
 
 class DuckDatabase:
-    """One in-memory DuckDB (session time zone UTC); thread safe behind one lock."""
+    """One in-memory DuckDB (session time zone UTC); thread safe.
+
+    Loads and :meth:`query_on` run on the connection behind one lock; :meth:`read` runs on a
+    cursor of its own (a connection to the same database), so that reads overlap.
+    """
 
     def __init__(self) -> None:
         # imported here: every command imports this module, few of them run SQL
@@ -237,10 +241,14 @@ class DuckDatabase:
         self._lock = threading.Lock()
         self._conn: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
         self._conn.execute("SET TimeZone = 'UTC'")
+        self._idle: list[duckdb.DuckDBPyConnection] = []  # cursors for read(), under _lock
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and its cursors."""
         with self._lock:
+            for cursor in self._idle:
+                cursor.close()
+            self._idle.clear()
             self._conn.close()
 
     def __enter__(self) -> DuckDatabase:
@@ -274,12 +282,7 @@ class DuckDatabase:
                 raise SqlError(f"cannot load the tables: {_message(exc)}") from None
 
     def _run(self, sql: str, max_rows: int) -> QueryResult:
-        cursor = self._conn.execute(sql)
-        description = cursor.description or []
-        rows = [list(r) for r in cursor.fetchmany(max_rows)]
-        columns = [str(d[0]) for d in description]
-        types: list[str | None] = [base_type(str(d[1])) for d in description]
-        return QueryResult(columns, rows, types)
+        return _run_on(self._conn, sql, max_rows)
 
     def query(self, parsed: Parsed, now: datetime, max_rows: int = 2000) -> QueryResult:
         """Run a parsed question at the frozen time ``now``."""
@@ -308,12 +311,46 @@ class DuckDatabase:
             finally:
                 self._conn.execute("ROLLBACK")
 
+    def read(self, parsed: Parsed, now: datetime, max_rows: int = 2000) -> QueryResult:
+        """Run a parsed question over the loaded tables, in a transaction rolled back after.
+
+        The same answer as :meth:`query_on` with no tables, but on a cursor taken from a pool
+        and without the lock: concurrent reads (the sandbox's card creates) run at once.
+        """
+        sql = to_duckdb(parsed, now)
+        with self._lock:
+            if self._idle:
+                cursor = self._idle.pop()
+            else:
+                cursor = self._conn.cursor()
+                cursor.execute("SET TimeZone = 'UTC'")  # a setting of each connection
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                return _run_on(cursor, sql, max_rows)
+            except self._error as exc:
+                raise SqlError(_message(exc)) from None
+            finally:
+                cursor.execute("ROLLBACK")
+        finally:
+            with self._lock:
+                self._idle.append(cursor)
+
     def tables(self) -> list[str]:
         """Names of the tables, sorted."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT table_name FROM information_schema.tables").fetchall()
         return sorted(str(r[0]) for r in rows)
+
+
+def _run_on(conn: duckdb.DuckDBPyConnection, sql: str, max_rows: int) -> QueryResult:
+    cursor = conn.execute(sql)
+    description = cursor.description or []
+    rows = [list(r) for r in cursor.fetchmany(max_rows)]
+    columns = [str(d[0]) for d in description]
+    types: list[str | None] = [base_type(str(d[1])) for d in description]
+    return QueryResult(columns, rows, types)
 
 
 def _message(exc: Exception) -> str:

@@ -54,7 +54,8 @@ def test_nested_empty_copies_are_both_archived_and_the_originals_kept(env: Env) 
     assert again.code == 0, again.out
 
 
-def test_a_copy_that_gets_a_card_after_the_plan_is_left_alone(env: Env) -> None:
+@pytest.mark.parametrize("filed", ["card", "collection"])
+def test_a_copy_that_gets_an_item_after_the_plan_is_left_alone(env: Env, filed: str) -> None:
     made = _applied(env)
     with env.client() as client:
         copy = int(client.collections.create("Pipelines", parent_id=made["Health checks"],
@@ -63,17 +64,21 @@ def test_a_copy_that_gets_a_card_after_the_plan_is_left_alone(env: Env) -> None:
         deletes = [c for c in result.plan.changes if c.kind == "collection"]
         assert [(c.action, c.live_id) for c in deletes] == [("delete", copy)]
 
-        def someone_files_a_card(change: Change, state: str, error: str | None) -> None:
-            if change.kind == "collection" and state == "start":
-                client.cards.create({
-                    "name": "Filed meanwhile", "display": "table", "collection_id": copy,
-                    "visualization_settings": {},
-                    "dataset_query": {"database": 1, "type": "native",
-                                      "native": {"query": "SELECT 1"}},
-                })
+        def someone_files_an_item(change: Change, state: str, error: str | None) -> None:
+            if change.kind != "collection" or state != "start":
+                return
+            if filed == "collection":  # someone's own sub-collection, not a copy
+                client.collections.create("Drafts", parent_id=copy)
+                return
+            client.cards.create({
+                "name": "Filed meanwhile", "display": "table", "collection_id": copy,
+                "visualization_settings": {},
+                "dataset_query": {"database": 1, "type": "native",
+                                  "native": {"query": "SELECT 1"}},
+            })
 
         with pytest.raises(ApplyError) as raised:
-            engine.apply(result, client, progress=someone_files_a_card)
+            engine.apply(result, client, progress=someone_files_an_item)
     report = raised.value.report
     assert [(c.live_id, error) for c, error in report.failed] == [(
         copy, f"collection #{copy} is no longer empty (1 item(s)), so it is left alone; "

@@ -34,7 +34,7 @@ EVERY_DAY = {"every": "day", "at": "08:00"}
 
 
 SCALAR = "    sql: SELECT 1 AS n\n    display: scalar\n"
-LINE = ("    sql: SELECT DATE '2026-01-01' AS day, 1 AS n\n    display: line\n"
+LINE = ("    sql: SELECT 'a' AS day, 1 AS n\n    display: line\n"
         "    goal: {value: 3}\n")
 
 
@@ -219,6 +219,20 @@ def test_an_alert_create_whose_answer_is_lost_is_found_not_made_twice(world: Wor
     assert world.plan().plan.is_empty
 
 
+def test_lost_answers_are_looked_up_on_the_alert_s_own_card(world: World) -> None:
+    result = two_on_a_one_on_b(world, first="b")
+    # b's create and a's first create lose their answers; a's look-up must not take b's
+    # identical alert for its own (it would then count a's real one as a racing apply's and
+    # retire a's second alert for it)
+    world.sb.inject_failure("POST", "^/api/notification$", 500, after_commit=True, times=2)
+    report = engine.apply(result, world.client, force=True, concurrency=1)
+    assert sorted(c.address for c in report.done if c.kind == "alert") == [
+        "alert 1 of a", "alert 1 of b", "alert 2 of a"]
+    active = [n["payload"]["card_id"] for n in world.notifications() if n["active"]]
+    assert sorted(active) == sorted([world.card_id("a")] * 2 + [world.card_id("b")])
+    assert world.plan().plan.is_empty
+
+
 def test_an_alert_create_fails_in_words_when_its_card_is_unknown(world: World) -> None:
     world.declare(question("gone"))
     world.apply()
@@ -233,11 +247,13 @@ def test_an_alert_create_fails_in_words_when_its_card_is_unknown(world: World) -
     assert world.notifications() == []
 
 
-def two_on_a_one_on_b(world: World) -> engine.PlanResult:
-    """Questions a and b made; the plan of two identical alerts on a and one on b."""
+def two_on_a_one_on_b(world: World, first: str = "a") -> engine.PlanResult:
+    """Questions a and b made; the plan of two identical alerts on a and one on b (the
+    question ``first`` declared first)."""
     world.declare(question("a"), question("b"))
     world.apply()
-    world.declare(question("a", DAILY + DAILY), question("b", DAILY))
+    declared = {"a": question("a", DAILY + DAILY), "b": question("b", DAILY)}
+    world.declare(declared[first], *(v for k, v in declared.items() if k != first))
     return world.plan()
 
 
@@ -250,6 +266,8 @@ def test_alerts_a_racing_apply_made_after_the_snapshot_are_used_one_for_one(
     raced = world.raw("POST", "/api/notification", daily_body(world, "a"))
     inactive = world.raw("POST", "/api/notification", daily_body(world, "b"))
     world.client.notifications.set_active(inactive["id"], False)
+    # and another user made b's alert meanwhile: not ours, so it stands for none of ours
+    world.raw("POST", "/api/notification", daily_body(world, "b"), key=PM_KEY)
     world.sb.reset_log()
     report = engine.apply(result, world.client, force=True)
     assert [c.address for c in report.made_elsewhere] == ["alert 1 of a"]
@@ -257,7 +275,7 @@ def test_alerts_a_racing_apply_made_after_the_snapshot_are_used_one_for_one(
         "alert 1 of b", "alert 2 of a"]
     active = [n for n in world.notifications() if n["active"]]
     assert sorted(n["payload"]["card_id"] for n in active) == sorted(
-        [world.card_id("a")] * 2 + [world.card_id("b")])
+        [world.card_id("a")] * 2 + [world.card_id("b")] * 2)
     assert raced["id"] in {n["id"] for n in active}
     posts = [r for r in world.sb.requests if (r.method, r.path) == ("POST", "/api/notification")]
     assert len(posts) == 2

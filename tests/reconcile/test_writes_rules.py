@@ -21,6 +21,7 @@ from metabase_guard.errors import (
     ServerError,
 )
 from metabase_guard.reconcile import writes
+from metabase_guard.reconcile.collections import collection_id
 from metabase_guard.reconcile.plan import Change, Plan
 from metabase_guard.reconcile.writes import (
     ApplyReport,
@@ -236,3 +237,12 @@ def test_the_report_in_json() -> None:
     assert not report.ok
     assert not ApplyReport(not_attempted=[_change(2)]).ok
     assert ApplyReport(done=[_change(0)]).ok
+
+
+def test_a_path_no_collection_phase_made_is_an_error_naming_it() -> None:
+    ctx = _ctx()
+    with pytest.raises(ApiError, match="^collection Nowhere/Deep was not created$"):
+        collection_id(ctx, ("Nowhere", "Deep"))
+    ctx.collections[("Nowhere",)] = 77
+    assert collection_id(ctx, ("Nowhere",)) == 77
+    assert collection_id(ctx, ()) is None

@@ -234,3 +234,25 @@ def test_a_query_with_a_side_effect_leaves_the_warehouse_as_it_was() -> None:
     before = warehouse.tables()
     warehouse.run("SELECT a INTO t2 FROM t")
     assert warehouse.tables() == before
+
+
+def test_reads_on_their_own_cursors_keep_the_session_time_zone() -> None:
+    # the time zone is a setting of each DuckDB connection: every cursor a read takes sets it
+    warehouse = small()
+    sql = "SELECT current_setting('TimeZone') AS tz, count(*) AS n FROM events"
+    barrier = threading.Barrier(4)
+    answers: list[Any] = []
+
+    def read() -> None:
+        barrier.wait(60)  # four readers at once: four cursors where the pool held none
+        answers.append(warehouse.run(sql).rows)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [[["UTC", 3]]] * 4
+    assert warehouse.run(sql).rows == [["UTC", 3]]  # a cursor back from the pool
+    warehouse.run("SELECT id INTO copied FROM events")
+    assert warehouse.tables() == ["events"]
