@@ -241,7 +241,7 @@ def test_the_report_in_json() -> None:
 
 def test_a_path_no_collection_phase_made_is_an_error_naming_it() -> None:
     ctx = _ctx()
-    with pytest.raises(ApiError, match="^collection Nowhere/Deep was not created$"):
+    with pytest.raises(ApiError, match=r"^collection Nowhere/Deep was not created$"):
         collection_id(ctx, ("Nowhere", "Deep"))
     ctx.collections[("Nowhere",)] = 77
     assert collection_id(ctx, ("Nowhere",)) == 77
