@@ -82,10 +82,13 @@ class Warehouse:
         parsed = parse(sql, self._dialect)
         if parsed.tree is not None and not isinstance(parsed.tree, exp.Query):
             raise SqlError("the warehouse is read-only: only queries run")
-        # in a transaction rolled back after: a query with a side effect (SELECT ... INTO) would
-        # otherwise change the one warehouse every request of the sandbox shares; on a cursor of
-        # its own, so that concurrent card creates run their metadata queries at once
-        result = self._db.read(parsed, self._clock(), max_rows)
+        # A query with a side effect (SELECT ... INTO, or a text sqlglot could not parse) runs
+        # in a transaction rolled back after: it would otherwise change the one warehouse every
+        # request of the sandbox shares. Any other query cannot, and skips the two statements
+        # (0.8 of 2.9 ms per card create's metadata query). On a cursor of its own, so that
+        # concurrent card creates run their metadata queries at once.
+        isolated = parsed.tree is None or parsed.tree.find(exp.Into) is not None
+        result = self._db.read(parsed, self._clock(), max_rows, isolated=isolated)
         rows = [[plain(c) for c in row] for row in result.rows]
         return QueryResult(result.columns, rows, result.base_types)
 

@@ -311,11 +311,14 @@ class DuckDatabase:
             finally:
                 self._conn.execute("ROLLBACK")
 
-    def read(self, parsed: Parsed, now: datetime, max_rows: int = 2000) -> QueryResult:
-        """Run a parsed question over the loaded tables, in a transaction rolled back after.
+    def read(self, parsed: Parsed, now: datetime, max_rows: int = 2000, *,
+             isolated: bool = True) -> QueryResult:
+        """Run a parsed question over the loaded tables.
 
         The same answer as :meth:`query_on` with no tables, but on a cursor taken from a pool
         and without the lock: concurrent reads (the sandbox's card creates) run at once.
+        ``isolated`` runs it in a transaction rolled back after (for a query that may have a
+        side effect); without, it costs one DuckDB statement instead of three.
         """
         sql = to_duckdb(parsed, now)
         with self._lock:
@@ -325,13 +328,15 @@ class DuckDatabase:
                 cursor = self._conn.cursor()
                 cursor.execute("SET TimeZone = 'UTC'")  # a setting of each connection
         try:
-            cursor.execute("BEGIN TRANSACTION")
+            if isolated:
+                cursor.execute("BEGIN TRANSACTION")
             try:
                 return _run_on(cursor, sql, max_rows)
             except self._error as exc:
                 raise SqlError(_message(exc)) from None
             finally:
-                cursor.execute("ROLLBACK")
+                if isolated:
+                    cursor.execute("ROLLBACK")
         finally:
             with self._lock:
                 self._idle.append(cursor)

@@ -234,6 +234,9 @@ def test_a_query_with_a_side_effect_leaves_the_warehouse_as_it_was() -> None:
     before = warehouse.tables()
     warehouse.run("SELECT a INTO t2 FROM t")
     assert warehouse.tables() == before
+    # the INTO may sit under a CTE: still found, still rolled back
+    warehouse.run("WITH x AS (SELECT a FROM t) SELECT a INTO t3 FROM x")
+    assert warehouse.tables() == before
 
 
 def test_reads_on_their_own_cursors_keep_the_session_time_zone() -> None:
