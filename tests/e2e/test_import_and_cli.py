@@ -150,6 +150,9 @@ def test_sandbox_command_serves_until_interrupted(tmp_path: Path) -> None:
         [sys.executable, "-m", "metabase_guard", "sandbox", "--port", str(port),
          "--api-key", "k_test_123456"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # SIGINT as a terminal gives it, even when the suite itself runs with SIGINT ignored
+        # (started in the background by a script): Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None

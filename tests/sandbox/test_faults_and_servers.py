@@ -95,10 +95,18 @@ def test_serve_handles_concurrent_requests() -> None:
     assert len(set(ids)) == 24
 
 
+def _ctrl_c_reaches_it() -> None:
+    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and a
+    # Python started with SIGINT ignored never turns it into KeyboardInterrupt: Ctrl-C would
+    # not reach the sandbox and the test would wait out its timeout. A terminal's Ctrl-C would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_foreground_prints_url_and_key_then_stops_on_ctrl_c() -> None:
     code = ("from metabase_guard.sandbox import run_foreground;"
             "raise SystemExit(run_foreground('127.0.0.1', 0, 'fg_key', 'v0.60.1', None))")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_reaches_it)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline().strip()
