@@ -6,6 +6,7 @@ admin, the whole change that retires a copy of a declared alert (address, key, v
 it causes), nor the count of managed objects the thresholds measure. Pure: declarations and a
 hand-built snapshot.
 """
+
 from __future__ import annotations
 
 import dataclasses

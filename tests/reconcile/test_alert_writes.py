@@ -159,6 +159,11 @@ def test_a_declared_alert_is_stored_whole_then_updated_in_place_then_deactivated
     ]
     assert _recipients(handlers["channel/slack"]) == [("notification-recipient/raw-value",
                                                         "#alerts")]
+    # sent with the channel's Slack id, as the instance lists it, so that a rename is followed
+    (field,) = world.raw("GET", "/api/pulse/form_input")["channels"]["slack"]["fields"]
+    (slack_id,) = [o["id"] for o in field["options"] if o["displayName"] == "#alerts"]
+    assert [r["details"] for r in handlers["channel/slack"]["recipients"]] == [
+        {"value": "#alerts", "channel_id": slack_id}]
     assert handlers["channel/http"]["channel_id"] == hook
     assert world.plan().plan.is_empty
 
