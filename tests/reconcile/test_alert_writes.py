@@ -324,3 +324,31 @@ def test_settle_does_nothing_after_a_stopped_run(world: World) -> None:
     KIND.settle(ctx)
     assert all(n["active"] for n in world.notifications())
     assert first["active"] is True
+
+
+def test_a_create_that_failed_is_made_again_not_taken_from_another_user_s_alert(
+    world: World,
+) -> None:
+    world.declare(question("retry"))
+    world.apply()
+    # identical to ours but by another user (in the snapshot), and a different one by them
+    # made after it: neither is the alert our failed create may have made
+    twin = world.raw("POST", "/api/notification", daily_body(world, "retry"), key=PM_KEY)
+    world.declare(question("retry", DAILY))
+    result = world.plan()
+    other = daily_body(world, "retry")
+    other["payload"]["send_condition"] = "goal_above"
+    later = world.raw("POST", "/api/notification", other, key=PM_KEY)
+    world.sb.inject_failure("POST", "^/api/notification$", 500)  # before anything is stored
+    world.sb.reset_log()
+    report = engine.apply(result, world.client, force=True)
+    assert [c.address for c in report.done if c.kind == "alert"] == ["alert 1 of retry"]
+    me = _ids(world)[1]
+    stored = world.notifications()
+    assert [(n["id"], n["active"]) for n in stored if n["creator_id"] != me] == [
+        (twin["id"], True), (later["id"], True)]
+    (ours,) = [n for n in stored if n["creator_id"] == me]
+    assert ours["active"] is True and ours["payload"]["send_condition"] == "has_result"
+    posts = [r for r in world.sb.requests if (r.method, r.path) == ("POST", "/api/notification")]
+    assert len(posts) == 2  # the failed one, then the one that made it
+    assert world.plan().plan.is_empty
