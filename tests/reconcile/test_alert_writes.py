@@ -9,7 +9,7 @@ and the alerts a racing apply made before or during this one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from metabase_guard.errors import ApiError
 from metabase_guard.reconcile.alerts import KIND
 from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.writes import WriteContext
-from metabase_guard.sandbox import DEMO_SEED, Sandbox, load_seed
+from metabase_guard.sandbox import DEMO_SEED, Sandbox, SandboxResponse, load_seed
 from metabase_guard.sandbox.server import serve
 from metabase_guard.spec.schedule import to_cron
 
@@ -102,12 +102,30 @@ class World:
         return made
 
 
+class FiresAfterLostCreate(Sandbox):
+    """A sandbox whose scheduler runs the newest alert once right after a create's answer is
+    lost: a ``send_once`` alert is then inactive by the time the client looks for it."""
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]],
+               headers: Mapping[str, str], body: bytes) -> SandboxResponse:
+        response = super().handle(method, path, query, headers, body)
+        if (method, path, response.status) == ("POST", "/api/notification", 500):
+            admin = {"x-api-key": self.admin_api_key}
+            listed = super().handle("GET", "/api/notification", {"include_inactive": ["true"]},
+                                    admin, b"").json()
+            newest = max(n["id"] for n in listed)
+            sent = super().handle("POST", f"/api/notification/{newest}/send", {}, admin, b"{}")
+            assert sent.status == 204, sent.text
+        return response
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
     seed = dict(load_seed(DEMO_SEED))
     seed["users"] = [dict(u, api_key=PM_KEY) if u["email"] == "pm@example.com" else u
                      for u in seed["users"]]
-    sb = Sandbox(seed=seed)
+    kind = getattr(request, "param", Sandbox)
+    sb = kind(seed=seed)
     with serve(sb) as server, engine.connect(server.url, api_key=sb.admin_api_key,
                                              retry=FAST) as client:
         yield World(sb, client, tmp_path)
@@ -352,3 +370,22 @@ def test_a_create_that_failed_is_made_again_not_taken_from_another_user_s_alert(
     posts = [r for r in world.sb.requests if (r.method, r.path) == ("POST", "/api/notification")]
     assert len(posts) == 2  # the failed one, then the one that made it
     assert world.plan().plan.is_empty
+
+
+@pytest.mark.parametrize("world", [FiresAfterLostCreate], indirect=True)
+def test_a_lost_create_is_found_even_once_its_alert_has_fired_and_gone_inactive(
+    world: World,
+) -> None:
+    world.declare(question("once"))
+    world.apply()
+    world.declare(question("once", DAILY + "        once: true\n"))
+    result = world.plan()
+    world.sb.inject_failure("POST", "^/api/notification$", 500, after_commit=True)
+    world.sb.reset_log()
+    report = engine.apply(result, world.client, force=True)
+    assert [c.address for c in report.done if c.kind == "alert"] == ["alert 1 of once"]
+    (stored,) = world.notifications()
+    assert stored["active"] is False and stored["payload"]["send_once"] is True
+    posts = [r for r in world.sb.requests if (r.method, r.path) == ("POST", "/api/notification")]
+    assert len(posts) == 1  # looked up among the inactive alerts too, so never sent twice
+    assert world.plan().plan.is_empty  # a send-once alert that fired is not reactivated
