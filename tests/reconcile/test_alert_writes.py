@@ -22,6 +22,7 @@ from metabase_guard.api.transport import RetryPolicy
 from metabase_guard.errors import ApiError
 from metabase_guard.reconcile.alerts import KIND
 from metabase_guard.reconcile.duplicates import RACE
+from metabase_guard.reconcile.plan import Change
 from metabase_guard.reconcile.writes import WriteContext
 from metabase_guard.sandbox import DEMO_SEED, Sandbox, SandboxResponse, load_seed
 from metabase_guard.sandbox.server import serve
@@ -325,9 +326,9 @@ def test_alerts_raced_before_ours_keep_theirs_and_retire_ours_one_for_one(
     # one of ours on a is retired for theirs (the first made), the other stays; b is untouched
     assert [stored[i]["active"] for i in ours_on_a] == [False, True]
     retired = [c for c in ctx.report.done if c.duplicate]
-    assert [(c.action, c.address, c.live_id, c.effects) for c in retired] == [
-        ("delete", f"alert a#{ours_on_a[0]}", ours_on_a[0],
-         (f"{RACE}: alert #{theirs['id']} is kept",))]
+    assert retired == [Change("delete", "alert", f"alert a#{ours_on_a[0]}", key="a",
+                              live_id=ours_on_a[0], duplicate=True,
+                              effects=(f"{RACE}: alert #{theirs['id']} is kept",))]
     assert sum(1 for n in stored.values() if n["active"]) == 3
 
 
