@@ -108,3 +108,40 @@ def test_a_create_next_to_a_kept_alert_says_whom_metabase_mails() -> None:
     (create,) = plan.changes
     assert create.effects == (
         "Metabase e-mails pm@example.com that they were added to an alert",)
+
+
+FRESH = pure.YAML.replace("questions:\n", (
+    "questions:\n  - key: fresh\n    name: Fresh\n    collection: Health checks\n"
+    "    database: Warehouse\n    sql: SELECT 1\n    display: scalar\n    alerts:\n"
+    "      - when: has_rows\n        schedule: {every: day, at: \"07:00\"}\n"
+    "        slack: [\"#general\"]\n"))
+
+
+def test_a_new_card_s_alerts_are_created_and_the_next_card_s_still_diffed() -> None:
+    live = pure.live_state([pure.managed_card()], [pure.managed_alert(cron="0 0 7 * * ? *")])
+    plan = pure.plan_for(live, FRESH)
+    assert [(c.action, c.address, c.live_id, c.effects) for c in plan.changes] == [
+        ("create", "card fresh", None, ()),
+        ("create", "alert 1 of fresh", None, ()),  # Slack only: nobody is e-mailed
+        ("update", f"alert 1 of {KEY}", 20, ()),
+    ]
+    (update,) = [c for c in plan.changes if c.action == "update"]
+    assert [(f.field, f.old, f.new) for f in update.fields] == [
+        ("schedule", "0 0 7 * * ? *", "0 0 9 ? * MON *")]
+
+
+def test_a_restored_card_gets_its_alerts_made_anew_not_the_old_ones_reused() -> None:
+    live = dataclasses.replace(pure.live_state([], [pure.managed_alert(active=False)]),
+                               archived_cards=[pure.managed_card(archived=True)])
+    plan = pure.plan_for(live)
+    assert [(c.action, c.address, c.live_id) for c in plan.changes] == [
+        ("update", f"card {KEY}", 10), ("create", f"alert 1 of {KEY}", None)]
+
+
+def test_the_non_admin_note_counts_alert_creates_only() -> None:
+    live = pure.live_state([pure.managed_card()], [pure.managed_alert(cron="0 0 7 * * ? *")])
+    plan = pure.plan_for(_as_person(live), FRESH)  # a card create, an alert create, an update
+    assert [(c.action, c.kind) for c in plan.changes] == [
+        ("create", "card"), ("create", "alert"), ("update", "alert")]
+    assert plan.notes[1].endswith(": 1 alert(s) to create were checked only against the "
+                                  "alerts these credentials can see")
