@@ -508,8 +508,12 @@ class Alerts(Kind):
             me = ctx.live.me.id
 
             def find() -> Any:
+                # an identical alert on the card that an earlier create of this run made (its
+                # answer lost too) is that one's, not this one's
+                with ctx.lock:
+                    ours = set(ctx.created_alerts)
                 for n in ctx.client.notifications.list(card_id=card_id, include_inactive=True):
-                    if (n.id not in known and n.creator_id == me
+                    if (n.id not in known and n.id not in ours and n.creator_id == me
                             and alert_view_of(n, ctx.live) == alert.view):
                         return n
                 return None

@@ -392,3 +392,21 @@ def test_a_lost_create_is_found_even_once_its_alert_has_fired_and_gone_inactive(
     posts = [r for r in world.sb.requests if (r.method, r.path) == ("POST", "/api/notification")]
     assert len(posts) == 1  # looked up among the inactive alerts too, so never sent twice
     assert world.plan().plan.is_empty  # a send-once alert that fired is not reactivated
+
+
+def test_lost_answers_of_identical_alerts_on_one_card_are_each_found_once(
+    world: World,
+) -> None:
+    world.declare(question("c"))
+    world.apply()
+    world.declare(question("c", DAILY * 3))
+    result = world.plan()
+    # the first two creates lose their answers: the second look-up must not take the first
+    # alert for its own (then the second is counted as a racing apply's, older than the
+    # third, and settle retires the third)
+    world.sb.inject_failure("POST", "^/api/notification$", 500, after_commit=True, times=2)
+    report = engine.apply(result, world.client, force=True, concurrency=1)
+    assert sorted(c.address for c in report.done if c.kind == "alert") == [
+        "alert 1 of c", "alert 2 of c", "alert 3 of c"]
+    assert [n["active"] for n in world.notifications()] == [True] * 3
+    assert world.plan().plan.is_empty
