@@ -410,3 +410,21 @@ def test_lost_answers_of_identical_alerts_on_one_card_are_each_found_once(
         "alert 1 of c", "alert 2 of c", "alert 3 of c"]
     assert [n["active"] for n in world.notifications()] == [True] * 3
     assert world.plan().plan.is_empty
+
+
+def test_a_failed_create_is_made_again_despite_an_identical_alert_of_ours_on_another_card(
+    world: World,
+) -> None:
+    world.declare(question("a"), question("b"))
+    world.apply()
+    world.declare(question("a"), question("b", DAILY))
+    result = world.plan()
+    # made meanwhile with our credentials on card a (by hand, or by a racing run): the same
+    # alert in every compared field, but not on b, so not the one b's failed create may have made
+    elsewhere = world.raw("POST", "/api/notification", daily_body(world, "a"))
+    world.sb.inject_failure("POST", "^/api/notification$", 500)  # before anything is stored
+    report = engine.apply(result, world.client, force=True)
+    assert [c.address for c in report.done if c.kind == "alert"] == ["alert 1 of b"]
+    by_card = {n["payload"]["card_id"]: n["id"] for n in world.notifications() if n["active"]}
+    assert sorted(by_card) == sorted([world.card_id("a"), world.card_id("b")])
+    assert by_card[world.card_id("a")] == elsewhere["id"]
