@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -566,6 +567,12 @@ def _failure(
         return _Retryable(error) if method in _IDEMPOTENT else error
     if isinstance(exc, requests.exceptions.SSLError):
         return ApiConnectionError(_tls_words(exc), method=method, url=url)
+    if _stalled_mid_body(exc):
+        error = ApiTimeoutError(
+            f"the answer stopped for over {timeout:g} s before it was whole", method=method,
+            url=url,
+        )
+        return _Retryable(error) if method in _IDEMPOTENT else error
     if isinstance(exc, requests.exceptions.ConnectionError):
         error = ApiConnectionError(_connection_words(exc, base_url), method=method, url=url)
         if not answered and _never_sent(exc):
@@ -579,6 +586,17 @@ def _failure(
         )
         return _Retryable(error) if method in _IDEMPOTENT else error
     return ApiConnectionError(f"request failed: {exc}", method=method, url=url)
+
+
+def _stalled_mid_body(exc: requests.exceptions.RequestException) -> bool:
+    """True for a read timeout while a streamed body arrived (``Response.iter_content``).
+
+    requests wraps urllib3's ``ReadTimeoutError`` there in a ``ConnectionError``, not in a
+    ``Timeout`` as it does while waiting for the headers.
+    """
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args
+    )
 
 
 def _stripped(secret: str | None, what: str) -> str | None:

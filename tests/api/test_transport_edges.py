@@ -1,6 +1,7 @@
 """Transport edges the mutation run (docs/testing.md, run F) found unpinned.
 
-An answer cut short mid-body (a GET is asked again, a POST never), the reason of a TLS
+An answer cut short mid-body (a GET is asked again, a POST never), or stalled mid-body (a
+timeout, though requests calls it a connection error), the reason of a TLS
 certificate failure as OpenSSL words it, and the exact words of a login without a session.
 """
 
@@ -17,7 +18,13 @@ from pytest_httpserver import HTTPServer
 
 from metabase_guard.api import transport as tm
 from metabase_guard.api.transport import RetryPolicy, Transport
-from metabase_guard.errors import ApiConnectionError, AuthenticationError, RequestRejectedError
+from metabase_guard.errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    AuthenticationError,
+    RequestRejectedError,
+)
+from tests.api.socket_server import serving
 
 KEY = "mb_edges_key_0123456789"
 WHERE = "https://mb.example.com"
@@ -39,29 +46,16 @@ def test_an_answer_cut_short_in_words(method: str, retried: bool) -> None:
 @pytest.fixture
 def cut_short_server() -> Iterator[tuple[str, list[bytes]]]:
     """A server that announces 40 bytes and sends 10; yields its URL and the requests seen."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
     seen: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                seen.append(conn.recv(65536).split(b" ", 1)[0])
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 40\r\n\r\n" + b'{"id": 1, ')
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            seen.append(conn.recv(65536).split(b" ", 1)[0])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 40\r\n\r\n" + b'{"id": 1, ')
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
-    finally:
-        listener.close()
-        thread.join(timeout=5)
+    with serving(answer) as url:
+        yield url, seen
 
 
 @pytest.mark.parametrize(("method", "sent"), [("POST", 1), ("GET", 3)])
@@ -152,3 +146,38 @@ def test_a_json_list_sent_as_text_with_an_error_is_read_as_json(httpserver: HTTP
     assert info.value.body == ["a", "b"]
     assert str(info.value) == (
         f'Metabase rejected the request (400): ["a", "b"] (GET {httpserver.url_for("/api/card")})')
+
+
+@pytest.fixture
+def stalled_server() -> Iterator[str]:
+    """A server that sends the headers and the first bytes of a JSON list, then waits."""
+    done = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 40\r\n\r\n[{\"id\": ")
+            done.wait(timeout=30)
+
+    with serving(answer) as url:
+        try:
+            yield url
+        finally:
+            done.set()
+
+
+@pytest.mark.parametrize(("method", "sent"), [("GET", 2), ("POST", 1)])
+def test_a_raw_answer_that_stalls_mid_body_is_a_timeout(
+    stalled_server: str, method: str, sent: int
+) -> None:
+    # requests reports a read timeout inside a streamed body as a ConnectionError; it is a
+    # timeout all the same, after the server answered, and a write is not sent again
+    policy = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.002)
+    client = Transport(stalled_server, api_key=KEY, timeout=0.2, retry=policy)
+    with pytest.raises(ApiTimeoutError) as info:
+        client.request(method, "/api/card", raw=True)
+    assert str(info.value) == (
+        f"the answer stopped for over 0.2 s before it was whole ({method} "
+        f"{stalled_server}/api/card)")
+    assert client.request_count == sent
