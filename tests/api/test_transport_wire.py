@@ -5,6 +5,7 @@ base URL, the refusals of a bad configuration in their exact words, and the answ
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import threading
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -275,3 +277,59 @@ def _no_content_type(request: Request) -> Response:
     response = Response(b"plain words")
     del response.headers["Content-Type"]
     return response
+
+
+@pytest.mark.parametrize(
+    ("length", "encoding", "sent", "read"),
+    [
+        ("40", None, b'{"id": 1, ', b'{"id": 1, '),  # a short body: what arrived, no padding
+        ("4", None, b'{"id": 1}', b'{"id": 1}'),  # a longer one: all of it
+        ("40", "gzip", b'{"id": 1}', b'{"id": 1}'),  # an encoded length is not the body's
+        ("", None, b'{"id": 1}', b'{"id": 1}'),
+    ],
+)
+def test_a_streamed_body_is_read_as_it_arrived(
+    length: str, encoding: str | None, sent: bytes, read: bytes
+) -> None:
+    # urllib3 2 refuses a body shorter than its Content-Length, urllib3 1.26 does not (its
+    # enforce_content_length is off): a plain file stands for the latter
+    response = requests.Response()
+    response.raw = io.BytesIO(sent)
+    response.headers["Content-Length"] = length
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    assert tm._read_whole(response) == bytearray(read)
+
+
+def test_an_expired_session_is_logged_in_exact_words(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
+        {"id": old})
+    httpserver.expect_ordered_request("/api/card").respond_with_data("Unauthenticated", 401)
+    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
+        {"id": new})
+    httpserver.expect_ordered_request("/api/card").respond_with_json([])
+    client = Transport(_base(httpserver), username="a@b.c", password="pw-for-wire-renewal",
+                       retry=ONCE)
+    caplog.set_level(logging.DEBUG, logger=tm.log.name)
+    assert client.request("GET", "/api/card") == []
+    assert [r.getMessage() for r in caplog.records
+            if r.name == tm.log.name and " -> " not in r.getMessage()] == [
+        "session rejected; logging in again"]
+
+
+def test_a_retry_is_logged_in_exact_words(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_ordered_request("/api/card").respond_with_data("busy", 503)
+    httpserver.expect_ordered_request("/api/card").respond_with_json([])
+    client = Transport(_base(httpserver), api_key=KEY,
+                       retry=RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001))
+    caplog.set_level(logging.DEBUG, logger=tm.log.name)
+    assert client.request("GET", "/api/card") == []
+    assert [r.getMessage() for r in caplog.records
+            if r.name == tm.log.name and " -> " not in r.getMessage()] == [
+        "retrying GET /api/card (attempt 2): Metabase failed (503): busy "
+        f"(GET {httpserver.url_for('/api/card')})"]
