@@ -9,6 +9,7 @@ import pytest
 from metabase_guard.evaluation import (
     GOAL_DISPLAYS,
     QueryResult,
+    Verdict,
     evaluate,
     format_number,
     goal_column,
@@ -322,6 +323,8 @@ def test_progress_value_column_chosen() -> None:
         (2400.0, "2,400"),
         (1234567.25, "1,234,567.25"),
         (-2100, "-2,100"),
+        (-1234.5, "-1,234.5"),  # the minus sign of a negative non-integer is kept, once
+        (-0.25, "-0.25"),
         (0.5, "0.5"),
         (1e-07, "1e-07"),  # repr's exponent form, with no dot to split at
         (math.nan, "nan"),
@@ -385,3 +388,19 @@ def test_a_progress_goal_read_from_a_column() -> None:
     assert goal(QueryResult(["n", "target"], [[5, "x"]])) == 0.0  # a text column
     assert goal(QueryResult(["n", "target"], [[5, 7]],
                             base_types=["type/Integer", "type/Text"])) == 0.0
+
+
+def test_a_numeric_progress_goal_is_the_goal_with_or_without_goal_columns() -> None:
+    for columns in (True, False):
+        assert goal_value("progress", {"progress.goal": 100},
+                          progress_goal_columns=columns) == 100.0
+
+
+def test_a_progress_alert_compares_the_progress_value_column() -> None:
+    # newer Metabase (progress_goal_columns): progress.value names the compared column, here
+    # not the first numeric one
+    result = QueryResult(columns=["label", "target", "done"], rows=[["x", 50, 20]])
+    assert evaluate("progress", {"progress.goal": 10, "progress.value": "done"}, "goal_above",
+                    result) == Verdict(
+        True, True, "1 of 1 row is at or above the goal 10 (done = 20 on row 1)", 20.0, 10.0,
+        "done", crossing_rows=1)
