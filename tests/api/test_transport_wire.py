@@ -21,6 +21,7 @@ from metabase_guard._version import __version__
 from metabase_guard.api import transport as tm
 from metabase_guard.api.transport import RetryPolicy, Transport
 from metabase_guard.errors import (
+    ApiConnectionError,
     ApiError,
     ConfigError,
     RequestRejectedError,
@@ -333,3 +334,18 @@ def test_a_retry_is_logged_in_exact_words(
             if r.name == tm.log.name and " -> " not in r.getMessage()] == [
         "retrying GET /api/card (attempt 2): Metabase failed (503): busy "
         f"(GET {httpserver.url_for('/api/card')})"]
+
+
+def test_a_raw_read_cut_short_names_the_request() -> None:
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 40\r\n\r\n[{\"id\": 1")
+
+    with serving(answer) as url:
+        client = Transport(url, api_key=KEY, retry=ONCE)
+        with pytest.raises(ApiConnectionError) as info:
+            client.request("GET", "/api/card", raw=True)
+    assert str(info.value) == (
+        f"the connection closed before the whole answer arrived (GET {url}/api/card)")
