@@ -143,10 +143,22 @@ def test_a_create_whose_answer_is_lost_is_found_and_not_made_twice(site: Site) -
     assert report.made_elsewhere == []
 
 
+def test_a_create_that_failed_before_it_committed_is_tried_again(site: Site) -> None:
+    site.declare("Retried")
+    result = site.plan()
+    site.sb.inject_failure("POST", "^/api/collection$", 500)
+    report = engine.apply(result, site.client, force=True)
+    assert report.ok, report.failed
+    (made,) = site.named("Retried")
+    assert site.card("Check q0")["collection_id"] == made["id"]
+    assert site.sb.request_counts()[("POST", "/api/collection")] == 2
+
+
 def test_a_create_that_loses_the_race_is_archived_and_the_older_one_used(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site.declare("Race")
+    top = site.collection("Top", marked=False)
+    site.declare("Top/Race")
     result = site.plan()
     handle = site.sb.handle
     first: list[int] = []
@@ -155,7 +167,7 @@ def test_a_create_that_loses_the_race_is_archived_and_the_older_one_used(
         # the other apply's POST commits just before ours, after our look for siblings
         if method == "POST" and path == "/api/collection" and not first:
             first.append(0)  # before the nested POST, which comes through here too
-            first[0] = site.collection("Race")
+            first[0] = site.collection("Race", top)
         return handle(method, path, query, headers, body)
 
     monkeypatch.setattr(site.sb, "handle", racing)
@@ -167,9 +179,9 @@ def test_a_create_that_loses_the_race_is_archived_and_the_older_one_used(
     assert ours["archived"]
     assert site.card("Check q0")["collection_id"] == kept["id"]
     assert [c for c in report.done if c.kind == "collection"] == [
-        Change("delete", "collection", f"collection Race#{ours['id']}", live_id=ours["id"],
+        Change("delete", "collection", f"collection Top/Race#{ours['id']}", live_id=ours["id"],
                effects=(f"{RACE}: collection #{kept['id']} is kept",), duplicate=True),
-        Change("create", "collection", "collection Race", values=(("path", "Race"),)),
+        Change("create", "collection", "collection Top/Race", values=(("path", "Top/Race"),)),
     ]
     assert site.plan().plan.changes == ()
 
