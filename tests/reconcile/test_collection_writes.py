@@ -20,6 +20,7 @@ import pytest
 from metabase_guard import engine
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.api.transport import RetryPolicy
+from metabase_guard.errors import ApplyError
 from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.identity import COLLECTION_MARK
 from metabase_guard.reconcile.plan import Change, Unmanaged
@@ -45,8 +46,8 @@ class Site:
             "    database: Warehouse\n    sql: SELECT 1 AS n\n    display: scalar\n"
             for i, path in enumerate(paths)), encoding="utf-8")
 
-    def plan(self) -> engine.PlanResult:
-        return engine.plan(engine.load([self.path]), self.client)
+    def plan(self, prune: bool = False) -> engine.PlanResult:
+        return engine.plan(engine.load([self.path]), self.client, prune=prune)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              **query: str) -> Any:
@@ -227,3 +228,43 @@ def test_copies_are_retired_when_the_plan_empties_them_and_kept_when_they_hold_m
     assert site.card("Check q0")["collection_id"] == kept_inner["id"]
     assert site.card("Someone's own")["id"] == hand
     assert site.call("GET", f"/api/collection/{drafts}")["archived"] is False
+
+
+def test_a_copy_is_kept_when_it_gets_a_collection_numbered_like_a_card_the_plan_archives(
+    site: Site,
+) -> None:
+    # Metabase numbers cards and collections apart, so a collection may carry the id of a card
+    # the plan archives: only collection deletes count as retiring collections
+    filler = site.collection("Filler", marked=False)
+    while site.hand_card(filler) < _next_collection(site) + 3:
+        pass
+    site.declare("Copies", "Copies")
+    assert engine.apply(site.plan(), site.client, force=True).ok
+    gone = site.card("Check q1")["id"]
+    site.declare("Copies")
+    copy = site.collection("Copies")
+    result = site.plan(prune=True)
+    assert [(c.action, c.kind, c.live_id) for c in result.plan.changes] == [
+        ("delete", "card", gone), ("delete", "collection", copy)]
+    filed: list[int] = []
+
+    def someone_files_a_collection(change: Change, state: str, error: str | None) -> None:
+        if change.kind == "collection" and state == "start":
+            while _next_collection(site) < gone:
+                site.collection("Filler", marked=False)
+            filed.append(site.collection("Drafts", copy, marked=False))
+
+    with pytest.raises(ApplyError) as raised:
+        engine.apply(result, site.client, force=True, progress=someone_files_a_collection)
+    assert filed == [gone]
+    assert [(c.live_id, e) for c, e in raised.value.report.failed] == [(
+        copy, f"collection #{copy} is no longer empty (1 item(s)), so it is left alone; "
+              "run plan again")]
+    assert site.call("GET", f"/api/collection/{copy}")["archived"] is False
+
+
+def _next_collection(site: Site) -> int:
+    """The id the next collection gets (ids grow by one per table, like a fresh app DB)."""
+    every = [*site.call("GET", "/api/collection"),
+             *site.call("GET", "/api/collection", archived="true")]
+    return max(c["id"] for c in every if isinstance(c["id"], int)) + 1
