@@ -20,6 +20,19 @@ from typing import TYPE_CHECKING
 from metabase_guard import _lazy
 from metabase_guard._version import __version__
 
+# the errors are light and every command imports them before its first request anyway
+from metabase_guard.errors import (
+    ApiError,
+    ApplyError,
+    ConfigError,
+    DeclarationError,
+    MetabaseGuardError,
+    ResolveError,
+    StalePlanError,
+    UnsafePlanError,
+    UnsupportedServerError,
+)
+
 if TYPE_CHECKING:
     from metabase_guard.alerttests import TestReport
     from metabase_guard.api.client import MetabaseClient
@@ -35,17 +48,6 @@ if TYPE_CHECKING:
         read_saved_plan,
         run_tests,
         save_plan,
-    )
-    from metabase_guard.errors import (
-        ApiError,
-        ApplyError,
-        ConfigError,
-        DeclarationError,
-        MetabaseGuardError,
-        ResolveError,
-        StalePlanError,
-        UnsafePlanError,
-        UnsupportedServerError,
     )
     from metabase_guard.lint import Finding
     from metabase_guard.reconcile.apply import ApplyReport
@@ -93,37 +95,15 @@ __all__ = [
 
 # Imported on first use: the CLI starts its first request before the planner loads.
 __getattr__, __dir__ = _lazy.exports(__name__, {
-    "TestReport": "metabase_guard.alerttests",
-    "MetabaseClient": "metabase_guard.api.client",
-    "CheckReport": "metabase_guard.check",
-    "PlanResult": "metabase_guard.engine",
-    "apply": "metabase_guard.engine",
-    "check": "metabase_guard.engine",
-    "connect": "metabase_guard.engine",
-    "lint": "metabase_guard.engine",
-    "load": "metabase_guard.engine",
-    "plan": "metabase_guard.engine",
-    "read_saved_plan": "metabase_guard.engine",
-    "run_tests": "metabase_guard.engine",
-    "save_plan": "metabase_guard.engine",
-    "ApiError": "metabase_guard.errors",
-    "ApplyError": "metabase_guard.errors",
-    "ConfigError": "metabase_guard.errors",
-    "DeclarationError": "metabase_guard.errors",
-    "MetabaseGuardError": "metabase_guard.errors",
-    "ResolveError": "metabase_guard.errors",
-    "StalePlanError": "metabase_guard.errors",
-    "UnsafePlanError": "metabase_guard.errors",
-    "UnsupportedServerError": "metabase_guard.errors",
-    "Finding": "metabase_guard.lint",
-    "ApplyReport": "metabase_guard.reconcile.apply",
-    "Defaults": "metabase_guard.reconcile.kind",
-    "Change": "metabase_guard.reconcile.plan",
-    "FieldChange": "metabase_guard.reconcile.plan",
-    "Plan": "metabase_guard.reconcile.plan",
-    "Thresholds": "metabase_guard.reconcile.plan",
-    "render_json": "metabase_guard.render",
-    "render_markdown": "metabase_guard.render",
-    "render_text": "metabase_guard.render",
-    "Declarations": "metabase_guard.spec.loader",
+    "metabase_guard.alerttests": ("TestReport",),
+    "metabase_guard.api.client": ("MetabaseClient",),
+    "metabase_guard.check": ("CheckReport",),
+    "metabase_guard.engine": ("PlanResult", "apply", "check", "connect", "lint", "load", "plan",
+                              "read_saved_plan", "run_tests", "save_plan"),
+    "metabase_guard.lint": ("Finding",),
+    "metabase_guard.reconcile.apply": ("ApplyReport",),
+    "metabase_guard.reconcile.kind": ("Defaults",),
+    "metabase_guard.reconcile.plan": ("Change", "FieldChange", "Plan", "Thresholds"),
+    "metabase_guard.render": ("render_json", "render_markdown", "render_text"),
+    "metabase_guard.spec.loader": ("Declarations",),
 }, __all__)
