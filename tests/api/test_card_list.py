@@ -91,41 +91,28 @@ def test_a_gzipped_or_chunked_list_is_read_whole_as_a_plain_one(httpserver: HTTP
 def test_a_list_cut_short_is_a_connection_error_in_words_and_retried() -> None:
     """A body that ends before its Content-Length: never a partial list, never a traceback."""
     import socket
-    import threading
 
     import pytest
 
     from metabase_guard.api.transport import RetryPolicy
     from metabase_guard.errors import ApiConnectionError
+    from tests.api.socket_server import serving
 
     body = _body_of_cards(50)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    port = listener.getsockname()[1]
     answered: list[int] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n" % len(body) + body[: len(body) // 2])
-                answered.append(1)
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[: len(body) // 2])
+            answered.append(1)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     policy = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01, max_retry_after=0.05)
-    transport = Transport(f"http://127.0.0.1:{port}", api_key=KEY, retry=policy)
-    try:
+    with serving(answer) as url:
+        transport = Transport(url, api_key=KEY, retry=policy)
         with pytest.raises(ApiConnectionError) as info:
             CardsAPI(transport).list(full=_kept)
-    finally:
-        listener.close()
     assert transport.request_count == 3  # a GET cut short is sent again, up to the policy
     assert len(answered) == 3
     assert "Traceback" not in str(info.value) and KEY not in str(info.value)

@@ -349,7 +349,10 @@ def test_an_expired_session_is_renewed_and_the_request_sent_again_whole(
     caplog.set_level(logging.DEBUG, logger=tm.log.name)
     assert client.request("POST", "/api/card", params={"f": "mine"},
                           json_body={"name": "x"}, raw=True) == b'{"id": 5}'
-    assert "session rejected; logging in again" in caplog.text
+    # whole, not a substring: a mangled message ("XXsession rejected...XX") still contains it
+    assert [r.getMessage() for r in caplog.records
+            if r.name == tm.log.name and " -> " not in r.getMessage()] == [
+        "session rejected; logging in again"]
     httpserver.check_assertions()
 
 

@@ -302,25 +302,6 @@ def test_a_streamed_body_is_read_as_it_arrived(
     assert tm._read_whole(response) == bytearray(read)
 
 
-def test_an_expired_session_is_logged_in_exact_words(
-    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    old, new = str(uuid.uuid4()), str(uuid.uuid4())
-    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
-        {"id": old})
-    httpserver.expect_ordered_request("/api/card").respond_with_data("Unauthenticated", 401)
-    httpserver.expect_ordered_request("/api/session", method="POST").respond_with_json(
-        {"id": new})
-    httpserver.expect_ordered_request("/api/card").respond_with_json([])
-    client = Transport(_base(httpserver), username="a@b.c", password="pw-for-wire-renewal",
-                       retry=ONCE)
-    caplog.set_level(logging.DEBUG, logger=tm.log.name)
-    assert client.request("GET", "/api/card") == []
-    assert [r.getMessage() for r in caplog.records
-            if r.name == tm.log.name and " -> " not in r.getMessage()] == [
-        "session rejected; logging in again"]
-
-
 def test_a_retry_is_logged_in_exact_words(
     httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
