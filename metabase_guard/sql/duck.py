@@ -281,15 +281,12 @@ class DuckDatabase:
             except self._error as exc:
                 raise SqlError(f"cannot load the tables: {_message(exc)}") from None
 
-    def _run(self, sql: str, max_rows: int) -> QueryResult:
-        return _run_on(self._conn, sql, max_rows)
-
     def query(self, parsed: Parsed, now: datetime, max_rows: int = 2000) -> QueryResult:
         """Run a parsed question at the frozen time ``now``."""
         sql = to_duckdb(parsed, now)
         with self._lock:
             try:
-                return self._run(sql, max_rows)
+                return _run_on(self._conn, sql, max_rows)
             except self._error as exc:
                 raise SqlError(_message(exc)) from None
 
@@ -305,7 +302,7 @@ class DuckDatabase:
                 except self._error as exc:
                     raise SqlError(f"cannot load the tables: {_message(exc)}") from None
                 try:
-                    return self._run(sql, max_rows)
+                    return _run_on(self._conn, sql, max_rows)
                 except self._error as exc:
                     raise SqlError(_message(exc)) from None
             finally:
