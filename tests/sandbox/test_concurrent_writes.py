@@ -1,5 +1,10 @@
 """Card creates and query edits run their metadata query off the sandbox's lock, and overlap.
 
+As Metabase does: metabase/metabase src/metabase/queries/models/card.clj (create-card!
+computes the result metadata in its ``let``, before ``t2/with-transaction`` inserts),
+src/metabase/queries_rest/api/card.clj (the PUT handler, after its permission checks) and
+src/metabase/queries/models/card/metadata.clj (legacy-result-metadata-future).
+
 A gated warehouse stands in for database 1: every query the sandbox runs on it enters
 ``Gate.run``, which counts how many are inside at once. Overlap is proven by that count (a
 barrier that only fills when ``N`` queries are inside together), never by wall time.
