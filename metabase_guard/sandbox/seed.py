@@ -28,7 +28,6 @@ user directly (a sandbox convenience: real Metabase keys have their own syntheti
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,18 +178,9 @@ def _tables(spec: Any) -> dict[str, dict[str, Any]] | str:
     return "default" if spec == "default" else dict(spec or {})
 
 
-def shared_default_tables() -> dict[str, dict[str, Any]]:
-    """``default_tables()`` for today, built once per process (read-only)."""
-    from metabase_guard.sandbox.warehouse import default_tables
-
-    today = dt.date.today()
-    if today not in _DEFAULT_TABLES:
-        _DEFAULT_TABLES.clear()
-        _DEFAULT_TABLES[today] = default_tables(today)
-    return _DEFAULT_TABLES[today]
-
-
-_DEFAULT_TABLES: dict[dt.date, dict[str, dict[str, Any]]] = {}
+#: The tables of a database seeded with ``tables: default`` (what ``default_tables`` of
+#: sandbox/warehouse.py builds, at the first query only: naming them needs no row).
+DEFAULT_TABLE_NAMES = ("model_runs", "recommendations")
 
 
 def apply_seed(
@@ -266,7 +256,7 @@ def apply_seed(
         tables = _tables(db.get("tables"))
         store.database_tables[row["id"]] = tables
         names = []
-        for name in sorted(shared_default_tables() if tables == "default" else tables):
+        for name in sorted(DEFAULT_TABLE_NAMES if tables == "default" else tables):
             names.append((table_id, name))
             table_id += 1
         row["_tables"] = names

@@ -379,14 +379,14 @@ def shared_default_warehouse() -> Warehouse:
     """One warehouse over today's ``default_tables()`` per process."""
     import datetime as dt
 
-    from metabase_guard.sandbox.seed import shared_default_tables
-    from metabase_guard.sandbox.warehouse import Warehouse
+    from metabase_guard.sandbox.warehouse import default_warehouse
 
-    key = dt.date.today().isoformat()
+    today = dt.date.today()
+    key = today.isoformat()
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED.clear()
-            _SHARED[key] = Warehouse(shared_default_tables())
+            _SHARED[key] = default_warehouse(today)
         warehouse: Warehouse = _SHARED[key]
         return warehouse
 

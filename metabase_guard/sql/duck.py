@@ -273,6 +273,14 @@ class DuckDatabase:
                                for i, (_, t) in enumerate(table.columns))
             self._conn.execute(f"INSERT INTO {target} SELECT {select}", lists)
 
+    def fill(self, sql: str, params: list[Any]) -> None:
+        """Run one statement that fills a table from bound lists (no result)."""
+        with self._lock:
+            try:
+                self._conn.execute(sql, params)
+            except self._error as exc:
+                raise SqlError(f"cannot load the tables: {_message(exc)}") from None
+
     def load(self, tables: Mapping[str, Table]) -> None:
         """Create and fill tables (replacing any of the same name); SqlError on bad data."""
         with self._lock:

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from metabase_guard.evaluation import evaluate
-from metabase_guard.sandbox.warehouse import SqlError, Warehouse, default_tables
+from metabase_guard.sandbox import warehouse as warehouse_module
+from metabase_guard.sandbox.seed import DEFAULT_TABLE_NAMES
+from metabase_guard.sandbox.warehouse import SqlError, Warehouse, default_tables, default_warehouse
+from metabase_guard.sql.duck import infer_type
 
 README_QUERY = """SELECT date_trunc('week', pushed_at) AS week, count(*) AS recommendations
 FROM recommendations
@@ -90,6 +93,40 @@ def test_default_tables_deterministic() -> None:
         weekly_counts(default_tables(TODAY + timedelta(weeks=1)))[date(2026, 11, 23)]
         == (weekly_counts(first)[date(2026, 11, 16)])
     )
+
+
+def test_the_fast_draws_are_randranges_draws() -> None:
+    import random
+
+    fast, slow = random.Random(7), random.Random(7)
+    below = warehouse_module._below(fast)
+    for n in (1, 2, 3, 20000, 7 * 86400, 2**31 + 1) * 50:
+        assert below(n) == slow.randrange(n)
+
+
+def test_the_default_warehouse_filled_in_sql_holds_the_rows_of_default_tables(
+    tables: dict[str, dict[str, Any]],
+) -> None:
+    # what every sandbox process queries against what the tests above read as rows: same
+    # rows in the same order, same column types
+    fast = default_warehouse(TODAY, clock=lambda: NOW)
+    slow = Warehouse(tables, clock=lambda: NOW)
+    assert sorted(tables) == sorted(fast.tables()) == list(DEFAULT_TABLE_NAMES)
+    for name in DEFAULT_TABLE_NAMES:
+        got = fast.run(f"SELECT * FROM {name}", max_rows=200_000)
+        want = slow.run(f"SELECT * FROM {name}", max_rows=200_000)
+        assert (got.columns, got.base_types) == (want.columns, want.base_types)
+        assert got.rows == want.rows
+        assert len(got.rows) == len(tables[name]["rows"])
+    assert fast.run(README_QUERY).rows == slow.run(README_QUERY).rows
+
+
+def test_the_declared_recommendation_types_are_the_inferred_ones(
+    tables: dict[str, dict[str, Any]],
+) -> None:
+    spec = tables["recommendations"]
+    inferred = {c: infer_type([r[i] for r in spec["rows"]]) for i, c in enumerate(spec["columns"])}
+    assert inferred == warehouse_module._RECOMMENDATION_TYPES
 
 
 def test_clock_moves_now(tables: dict[str, dict[str, Any]]) -> None:
