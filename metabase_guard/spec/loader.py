@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from yaml.nodes import Node
 
 from metabase_guard.errors import DeclarationError, Problem
 from metabase_guard.spec import yamlio
@@ -86,9 +85,9 @@ class Declarations:
     """``moved:`` renames, as (old key, new key): the card of the old key takes the new one."""
     dashboards: list[Dashboard] = field(default_factory=list)
     """Valid dashboards, in file order; every question they name is declared."""
-    _questions: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
-    _dashboards: dict[str, tuple[str, Node]] = field(default_factory=dict, repr=False)
-    _roots: dict[str, Node | None] = field(default_factory=dict, repr=False)
+    _questions: dict[str, tuple[str, yamlio.Lines]] = field(default_factory=dict, repr=False)
+    _dashboards: dict[str, tuple[str, yamlio.Lines]] = field(default_factory=dict, repr=False)
+    _roots: dict[str, yamlio.Lines | None] = field(default_factory=dict, repr=False)
 
     def by_key(self) -> dict[str, Question]:
         """The questions by key."""
@@ -193,7 +192,9 @@ class _Reader:
         self._dashboard_keys: dict[str, Location] = {}
         # The question keys each dashboard names (read from the YAML, so that an invalid
         # dashboard is checked too), with where they are, checked against every file's keys.
-        self._named: list[tuple[str, list[tuple[int, str]], str, Node, tuple[str | int, ...]]]
+        self._named: list[
+            tuple[str, list[tuple[int, str]], str, yamlio.Lines, tuple[str | int, ...]]
+        ]
         self._named = []
 
     def read_bytes(self, data: bytes, filename: str) -> None:
@@ -229,7 +230,7 @@ class _Reader:
         )
 
     def _problem(
-        self, filename: str, node: Node | None, path: tuple[str | int, ...], message: str
+        self, filename: str, node: yamlio.Lines | None, path: tuple[str | int, ...], message: str
     ) -> None:
         line, _ = yamlio.locate(node, path)
         self.problems.append(Problem(filename, line, yamlio.format_path(path), message))
@@ -280,7 +281,7 @@ class _Reader:
             for index, item in enumerate(dashboards):
                 self._read_dashboard(filename, root, index, item)
 
-    def _read_move(self, filename: str, root: Node, index: int, item: Any) -> None:
+    def _read_move(self, filename: str, root: yamlio.Lines, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("moved", index)
         if not isinstance(item, dict) or set(item) != {"from", "to"}:
             self._problem(filename, root, base, "expected {from: old-key, to: new-key}, got "
@@ -328,7 +329,7 @@ class _Reader:
             sources[old] = where
             self.declarations.moves.append((old, new))
 
-    def _claim_key(self, filename: str, root: Node, base: tuple[str | int, ...], item: Any,
+    def _claim_key(self, filename: str, root: yamlio.Lines, base: tuple[str | int, ...], item: Any,
                    keys: dict[str, Location], kind: str) -> str | None:
         """The item's key, when it is a string; a key seen before is a located problem."""
         key = item.get("key") if isinstance(item, dict) else None
@@ -343,7 +344,7 @@ class _Reader:
                           f"duplicate {kind} key {key!r}: already declared at {first}")
         return key
 
-    def _validated(self, filename: str, root: Node, base: tuple[str | int, ...], item: Any,
+    def _validated(self, filename: str, root: yamlio.Lines, base: tuple[str | int, ...], item: Any,
                    model: type[BaseModel], keys: dict[str, Location]
                    ) -> tuple[BaseModel | None, str]:
         """The item as ``model`` (None when invalid: its problems are recorded), and its prefix.
@@ -362,7 +363,7 @@ class _Reader:
                 self._problem(filename, root, _bare_item_path(item, base, path), message)
             return None, prefix
 
-    def _read_question(self, filename: str, root: Node, index: int, item: Any) -> None:
+    def _read_question(self, filename: str, root: yamlio.Lines, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("questions", index)
         question, prefix = self._validated(filename, root, base, item, Question, self._keys)
         if not isinstance(question, Question):
@@ -375,7 +376,7 @@ class _Reader:
             self.declarations._questions[question.key] = (filename, node)
         self.declarations.questions.append(question)
 
-    def _read_dashboard(self, filename: str, root: Node, index: int, item: Any) -> None:
+    def _read_dashboard(self, filename: str, root: yamlio.Lines, index: int, item: Any) -> None:
         base: tuple[str | int, ...] = ("dashboards", index)
         dashboard, prefix = self._validated(filename, root, base, item, Dashboard,
                                             self._dashboard_keys)

@@ -42,6 +42,9 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "Document",
+    "Lines",
+    "MapLines",
+    "SeqLines",
     "YamlIssue",
     "YamlRejected",
     "decode",
@@ -78,15 +81,45 @@ class YamlRejected(Exception):
 
 @dataclass
 class Document:
-    """A parsed YAML document: plain Python ``value``, its ``node`` tree and soft ``issues``.
+    """A parsed YAML document: plain Python ``value``, where its elements are, soft ``issues``.
 
-    ``node`` is ``None`` for an empty document. ``issues`` are problems that did not stop
-    reading (duplicate keys: the first occurrence is kept).
+    ``node`` (the lines of every element, for :func:`locate`) is ``None`` for an empty
+    document. ``issues`` are problems that did not stop reading (duplicate keys: the first
+    occurrence is kept).
     """
 
     value: Any
-    node: Node | None
+    node: Lines | None
     issues: list[YamlIssue] = field(default_factory=list)
+
+
+class MapLines:
+    """Where a mapping is: its line, and per entry its key, the key's line and the value's."""
+
+    __slots__ = ("entries", "line")
+
+    def __init__(self, line: int, entries: tuple[tuple[Any, int, Lines], ...]) -> None:
+        self.line = line
+        self.entries = entries
+
+
+class SeqLines:
+    """Where a sequence is: its line and its items'."""
+
+    __slots__ = ("items", "line")
+
+    def __init__(self, line: int, items: tuple[Lines, ...]) -> None:
+        self.line = line
+        self.items = items
+
+
+#: The lines of a document's elements, kept for messages instead of PyYAML's node tree: a
+#: scalar is its 1-based line. The node tree holds two marks per node; for 5,000 questions it
+#: stayed alive at 50 MiB, this at a fraction (tests/spec/test_yaml_lines.py).
+Lines = MapLines | SeqLines | int
+
+#: The key of a mapping entry whose key is no scalar: equal to no path element.
+_NO_KEY = object()
 
 
 _STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
@@ -336,7 +369,21 @@ def _document(node: Node | None, nodes: int | None) -> Document:
     if node is None:
         return Document(None, None)
     values = _Values(nodes)
-    return Document(values.of(node, ()), node, values.issues)
+    value = values.of(node, ())
+    return Document(value, _lines(node), values.issues)
+
+
+def _lines(node: Node) -> Lines:
+    line: int = node.start_mark.line + 1
+    if isinstance(node, MappingNode):
+        return MapLines(line, tuple(
+            (_key_value(k) if isinstance(k, ScalarNode) else _NO_KEY, k.start_mark.line + 1,
+             _lines(v))
+            for k, v in node.value
+        ))
+    if isinstance(node, SequenceNode):
+        return SeqLines(line, tuple(_lines(item) for item in node.value))
+    return line
 
 
 # Texts libyaml reads differently from PyYAML, found by tests/spec/test_yaml_libyaml.py: a
@@ -540,7 +587,7 @@ def _key_value(node: ScalarNode) -> Any:
         return node.value
 
 
-def locate(node: Node | None, path: Sequence[str | int]) -> tuple[int | None, int]:
+def locate(node: Lines | None, path: Sequence[str | int]) -> tuple[int | None, int]:
     """Return ``(line, depth)`` for a data ``path`` under ``node``.
 
     ``line`` is the 1-based line of the deepest element of ``path`` found (the key's line for a
@@ -549,30 +596,34 @@ def locate(node: Node | None, path: Sequence[str | int]) -> tuple[int | None, in
     """
     if node is None:
         return None, 0
-    line: int | None = node.start_mark.line + 1
+    line = _line(node)
     depth = 0
-    current: Node = node
+    current = node
     for element in path:
-        if isinstance(current, MappingNode):
-            for key_node, value_node in current.value:
-                if isinstance(key_node, ScalarNode) and _key_value(key_node) == element:
-                    line, current = key_node.start_mark.line + 1, value_node
+        if isinstance(current, MapLines):
+            for key, key_line, value in current.entries:
+                if key is not _NO_KEY and key == element:
+                    line, current = key_line, value
                     break
             else:
                 break
-        elif isinstance(current, SequenceNode) and isinstance(element, int):
-            if not 0 <= element < len(current.value):
+        elif isinstance(current, SeqLines) and isinstance(element, int):
+            if not 0 <= element < len(current.items):
                 break
-            current = current.value[element]
-            line = current.start_mark.line + 1
+            current = current.items[element]
+            line = _line(current)
         else:
             break
         depth += 1
     return line, depth
 
 
-def node_at(node: Node | None, path: Sequence[str | int]) -> Node | None:
-    """Return the value node at a data ``path`` under ``node``, or ``None`` if it is absent."""
+def _line(node: Lines) -> int:
+    return node if isinstance(node, int) else node.line
+
+
+def node_at(node: Lines | None, path: Sequence[str | int]) -> Lines | None:
+    """Return the value's lines at a data ``path`` under ``node``, or ``None`` if it is absent."""
     current = node
     for element in path:
         current = _child(current, element)
@@ -581,17 +632,13 @@ def node_at(node: Node | None, path: Sequence[str | int]) -> Node | None:
     return current
 
 
-def _child(node: Node | None, element: str | int) -> Node | None:
-    if isinstance(node, MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and _key_value(key_node) == element:
-                return value_node  # type: ignore[no-any-return]
-    elif (
-        isinstance(node, SequenceNode)
-        and isinstance(element, int)
-        and 0 <= element < len(node.value)
-    ):
-        return node.value[element]  # type: ignore[no-any-return]
+def _child(node: Lines | None, element: str | int) -> Lines | None:
+    if isinstance(node, MapLines):
+        for key, _, value in node.entries:
+            if key is not _NO_KEY and key == element:
+                return value
+    elif isinstance(node, SeqLines) and isinstance(element, int) and 0 <= element < len(node.items):
+        return node.items[element]
     return None
 
 
