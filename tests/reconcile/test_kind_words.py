@@ -12,6 +12,10 @@ import dataclasses
 
 import pytest
 
+from metabase_guard.api.models import Database
+from metabase_guard.errors import ResolveError
+from metabase_guard.reconcile.cards import resolve
+from metabase_guard.reconcile.identity import compose_description
 from metabase_guard.reconcile.kind import Kind, problem, unknown
 from metabase_guard.reconcile.plan import Change, Plan, Unmanaged
 from metabase_guard.reconcile.walk import KINDS, _check_order
@@ -216,3 +220,100 @@ def test_a_kind_must_come_after_the_kinds_it_depends_on() -> None:
 def test_a_kind_without_a_write_says_so() -> None:
     with pytest.raises(NotImplementedError, match=r"^thing changes are not written$"):
         _Named("thing").write(Change("create", "thing", "thing x"), None)  # type: ignore[arg-type]
+
+
+# -- the card kind's reports of cards it finds but leaves alone, in whole words -------------
+
+NAME = "Recommendations pushed last week"
+IMPORT = (f"for {KEY!r}. To manage this card instead, run "
+          f"`metabase-guard import --card 10 --key {KEY}` before applying.")
+
+
+def _notes(*cards: object, alerts: tuple[object, ...] = (), yaml_text: str = YAML
+           ) -> list[tuple[str, str]]:
+    plan = plan_for(live_state(list(cards), list(alerts)), yaml_text)  # type: ignore[arg-type]
+    return [(u.address, u.reason) for u in plan.unmanaged]
+
+
+@pytest.mark.parametrize(("collection_id", "where"), [(5, "Health checks"),
+                                                      (None, "the root collection")])
+def test_an_unmarked_card_with_our_alerts_is_said_to_have_lost_its_mark(
+    collection_id: int | None, where: str,
+) -> None:
+    unmarked = managed_card(description="hand", collection_id=collection_id)
+    assert _notes(unmarked, alerts=(managed_alert(),)) == [("card #10", (
+        f"has the name {NAME!r} in {where} and 1 active alert(s) made by metabase-guard's "
+        "user, but no metabase-guard mark: the mark was probably removed by hand, so "
+        "metabase-guard no longer manages it (its alerts keep running) and creates a new card "
+        + IMPORT))]
+
+
+def test_an_unmarked_card_of_the_same_name_and_collection_is_said_to_be_left_alone() -> None:
+    # the alert on it is another user's or inactive: not a sign that it was ours
+    alerts = (managed_alert(creator=PM.id), managed_alert(nid=21, active=False))
+    assert _notes(managed_card(description="hand"), alerts=alerts) == [("card #10", (
+        f"has the name {NAME!r} in Health checks/Recommender but no metabase-guard mark "
+        "(hand-made, or its mark was removed by hand); it is left alone and a new card is "
+        "created " + IMPORT))]
+
+
+def test_an_unmarked_card_of_the_same_name_elsewhere_or_a_marked_one_is_not_reported() -> None:
+    elsewhere = managed_card(description="hand", collection_id=5)
+    other_key = managed_card(card_id=12, description=compose_description(None, "other"),
+                             collection_id=6)
+    assert _notes(elsewhere, other_key, alerts=(managed_alert(creator=PM.id),)) == []
+
+
+def test_a_mention_of_a_mark_is_text_and_said_so() -> None:
+    mention = managed_card(card_id=12, name="Other",
+                           description=compose_description(None, KEY) + "\nmore text")
+    assert _notes(managed_card(), mention, alerts=(managed_alert(),)) == [("card #12", (
+        f"mentions the mark of {KEY!r} in its description, but not as its last line: a "
+        "mention is text, so the card is not managed and never changed"))]
+
+
+def test_a_copy_of_a_card_in_the_trash_is_never_changed_and_the_original_restored() -> None:
+    live = dataclasses.replace(live_state([managed_card(card_id=11, creator_id=PM.id)]),
+                               archived_cards=[managed_card(archived=True)])
+    plan = plan_for(live)
+    assert [(u.address, u.reason) for u in plan.unmanaged] == [("card #11", (
+        f"carries the mark of {KEY!r} but card #10, the managed one, is in the Trash (a "
+        "duplicate made in the UI?, created by pm@example.com): a copy never takes a card "
+        "over, so it is never changed; restore the original, or remove the mark from the "
+        "copy"))]
+    assert [(c.action, c.address, c.live_id) for c in plan.changes if c.kind == "card"] == [
+        ("update", f"card {KEY}", 10)]
+
+
+TWO = YAML + """  - key: daily-check
+    name: Daily check
+    collection: Health checks/Recommender
+    database: Warehouse
+    sql: SELECT 1
+"""
+
+
+def test_a_mark_moved_by_hand_onto_another_declared_card_does_not_take_the_key_over() -> None:
+    moved = managed_card(card_id=9, name="Daily check",
+                         description=compose_description(None, KEY),
+                         dataset_query={"lib/type": "mbql/query", "database": 1, "stages": [
+                             {"lib/type": "mbql.stage/native", "native": "SELECT 1"}]})
+    plan = plan_for(live_state([managed_card(), moved], [managed_alert()]), TWO)
+    assert [(u.address, u.reason) for u in plan.unmanaged] == [("card #9", (
+        f"carries the mark of {KEY!r} but has the name and SQL of 'daily-check': its mark was "
+        "probably edited by hand, so it is left alone (its alerts keep running). Run "
+        "`metabase-guard import --card 9 --key daily-check` to give it back its own key"))]
+    # card #10 stays the managed one and is not touched; daily-check gets its own card
+    assert [(c.action, c.address) for c in plan.changes if c.kind == "card"] == [
+        ("create", "card daily-check")]
+
+
+def test_two_databases_of_the_declared_name_are_one_problem_naming_both() -> None:
+    live = live_state()
+    live.databases.append(Database(id=7, name="Warehouse", engine="snowflake"))
+    with pytest.raises(ResolveError) as info:
+        resolve(load_text(YAML, "a.yaml"), live)
+    (found,) = info.value.problems
+    assert (found.field, found.message) == ("database", (
+        f"question {KEY!r}: 2 databases are named 'Warehouse': #1 (postgres), #7 (snowflake); "
+        "rename one in Metabase (Admin > Databases) so the name says which"))
