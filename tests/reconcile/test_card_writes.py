@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from metabase_guard import engine
+from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.identity import COLLECTION_MARK, compose_description
 from metabase_guard.reconcile.plan import FieldChange
 from metabase_guard.sandbox import Sandbox, SandboxResponse
@@ -40,11 +41,17 @@ class Recording(Sandbox):
                                           "tables": "default"}]
         super().__init__(seed={**seed, "databases": databases}, **kwargs)
         self.card_writes: list[tuple[str, str, Any]] = []
+        #: when set, the next card create is made twice: first as a racing apply's, then ours
+        self.race_next_create = False
 
     def handle(self, method: str, path: str, query: Mapping[str, list[str]],
                headers: Mapping[str, str], body: bytes) -> SandboxResponse:
         if method in ("POST", "PUT") and path.startswith("/api/card"):
             self.card_writes.append((method, path, json.loads(body) if body else None))
+        if (method, path) == ("POST", "/api/card") and self.race_next_create:
+            self.race_next_create = False
+            raced = super().handle(method, path, query, headers, body)
+            assert raced.status == 200, raced.text
         return super().handle(method, path, query, headers, body)
 
 
@@ -346,3 +353,21 @@ def test_a_marked_card_another_user_made_after_the_snapshot_is_not_taken(
     assert ours["creator_id"] == me and theirs["creator_id"] != me
     (alert,) = world.notifications()
     assert alert["payload"]["card_id"] == ours["id"]
+
+
+def test_a_card_a_racing_apply_made_first_during_the_create_is_kept_and_ours_retired(
+    world: World,
+) -> None:
+    _second_question(world, "both")
+    _sandbox(world).race_next_create = True
+    report = world.apply()
+    assert report.ok
+    first, second = sorted(_marked(world, "both"), key=lambda c: c["id"])
+    assert (first["archived"], second["archived"]) == (False, True)
+    (retired,) = [c for c in report.done if c.action == "delete"]
+    assert (retired.address, retired.live_id, retired.duplicate) == (
+        f"card both#{second['id']}", second["id"], True)
+    assert retired.effects == (f"{RACE}: card #{first['id']}, created first, is kept",)
+    (alert,) = world.notifications()
+    assert alert["payload"]["card_id"] == first["id"]
+    assert world.plan().plan.is_empty
