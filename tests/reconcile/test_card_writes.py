@@ -173,9 +173,9 @@ def test_an_update_sends_only_what_changed(world: World) -> None:
     assert world.raw("GET", f"/api/card/{card_id}")["collection_id"] == moved_to
 
 
-def _made_then_set_in_the_ui(world: World, settings: dict[str, Any]) -> int:
+def _made_then_set_in_the_ui(world: World, settings: dict[str, Any], shape: str = LINE) -> int:
     """Card ``edit`` made, then ``settings`` added to it by hand; the plan stays empty."""
-    _declare(world)
+    _declare(world, shape=shape)
     world.apply()
     card_id = world.card_id("edit")
     current = world.raw("GET", f"/api/card/{card_id}")["visualization_settings"]
@@ -380,3 +380,30 @@ def test_a_card_a_racing_apply_made_first_during_the_create_is_kept_and_ours_ret
     (alert,) = world.notifications()
     assert alert["payload"]["card_id"] == first["id"]
     assert world.plan().plan.is_empty
+
+
+def test_the_settings_sent_touch_only_the_goal_keys_of_the_display_family(world: World) -> None:
+    progress = "    sql: SELECT 1 AS n\n    display: progress\n    goal: {value: 30}\n"
+    # a graph goal left over from when it was a line: not this family's, so kept as it is
+    leftover = {"graph.goal_value": 9, "graph.show_goal": True, "graph.goal_label": "Old"}
+    card_id = _made_then_set_in_the_ui(world, leftover, progress)
+    assert world.raw("GET", f"/api/card/{card_id}")["visualization_settings"] == {
+        **leftover, "progress.goal": 30.0}
+    _declare(world, shape=progress.replace("30", "40"))
+    assert _puts(world, card_id) == [{"visualization_settings": {**leftover,
+                                                                 "progress.goal": 40.0}}]
+
+    labelled = LINE.replace("{value: 3}", "{value: 3, label: Target}")
+    world.declare(question("line", shape=labelled))
+    world.apply()
+    ((_, _, body),) = _writes(world)
+    assert body["visualization_settings"] == {"graph.show_goal": True, "graph.goal_value": 3.0,
+                                              "graph.goal_label": "Target"}
+    line_id = world.card_id("line")
+    settings = world.raw("GET", f"/api/card/{line_id}")["visualization_settings"]
+    world.raw("PUT", f"/api/card/{line_id}",
+              {"visualization_settings": {**settings, "progress.goal": 7}})
+    _writes(world)
+    # the goal removed: the graph goal keys go, the progress one stays
+    world.declare(question("line", shape=LINE.replace("    goal: {value: 3}\n", "")))
+    assert _puts(world, line_id) == [{"visualization_settings": {"progress.goal": 7}}]
