@@ -317,3 +317,40 @@ def test_two_databases_of_the_declared_name_are_one_problem_naming_both() -> Non
     assert (found.field, found.message) == ("database", (
         f"question {KEY!r}: 2 databases are named 'Warehouse': #1 (postgres), #7 (snowflake); "
         "rename one in Metabase (Admin > Databases) so the name says which"))
+
+
+def test_a_card_no_longer_declared_is_archived_whole_and_another_users_never() -> None:
+    other = YAML.replace("key: weekly-recommendations", "key: other-check")
+    theirs = managed_card(card_id=13, description=compose_description(None, "theirs"),
+                          creator_id=PM.id)
+    live = live_state([managed_card(), theirs], [
+        managed_alert(), managed_alert(nid=21, creator=PM.id),
+        managed_alert(nid=22, active=False)])
+    plan = plan_for(live, other, prune=True)
+    (gone,) = [c for c in plan.changes if c.kind == "card" and c.action == "delete"]
+    assert dataclasses.astuple(gone) == dataclasses.astuple(Change(
+        "delete", "card", f"card {KEY}", key=KEY, live_id=10, retires=2,
+        values=(("name", "Recommendations pushed last week"),
+                ("collection", "Health checks/Recommender")),
+        effects=("Metabase deletes the card's 2 active alert(s) when it is archived",)))
+    assert plan.existing == 2  # the card and our one active alert on it
+    assert [(u.address, u.reason) for u in plan.unmanaged] == [("card #13", (
+        "carries the mark of 'theirs', which these declarations do not have, but was created "
+        "by pm@example.com, not by metabase-guard's user: never archived from here, even with "
+        "--prune (archive it by hand if it is really gone)"))]
+    # without alerts: no effect is promised
+    quiet = plan_for(live_state([managed_card()]), other, prune=True)
+    (gone,) = [c for c in quiet.changes if c.kind == "card" and c.action == "delete"]
+    assert (gone.effects, gone.retires) == ((), 1)
+
+
+def test_a_card_to_create_lists_its_values_and_always_its_goal() -> None:
+    plain = (YAML.replace("    goal: {value: 2400, label: Minimum per week}\n", "")
+             .replace("    metric: recommendations\n", "")
+             .replace("when: below_goal", "when: has_rows"))
+    plan = plan_for(live_state(), plain)
+    (made,) = [c for c in plan.changes if c.kind == "card"]
+    assert [k for k, _ in made.values] == ["name", "description", "collection", "database",
+                                           "sql", "display", "goal"]
+    assert dict(made.values)["goal"] is None
+    assert plan.existing == 0
