@@ -19,7 +19,7 @@ import pytest
 from metabase_guard import engine
 from metabase_guard.reconcile.duplicates import RACE
 from metabase_guard.reconcile.identity import COLLECTION_MARK, compose_description
-from metabase_guard.reconcile.plan import FieldChange
+from metabase_guard.reconcile.plan import Change, FieldChange
 from metabase_guard.sandbox import Sandbox, SandboxResponse
 from tests.reconcile.test_alert_writes import (
     DAILY,
@@ -374,9 +374,9 @@ def test_a_card_a_racing_apply_made_first_during_the_create_is_kept_and_ours_ret
     first, second = sorted(_marked(world, "both"), key=lambda c: c["id"])
     assert (first["archived"], second["archived"]) == (False, True)
     (retired,) = [c for c in report.done if c.action == "delete"]
-    assert (retired.address, retired.live_id, retired.duplicate) == (
-        f"card both#{second['id']}", second["id"], True)
-    assert retired.effects == (f"{RACE}: card #{first['id']}, created first, is kept",)
+    assert retired == Change(
+        "delete", "card", f"card both#{second['id']}", key="both", live_id=second["id"],
+        effects=(f"{RACE}: card #{first['id']}, created first, is kept",), duplicate=True)
     (alert,) = world.notifications()
     assert alert["payload"]["card_id"] == first["id"]
     assert world.plan().plan.is_empty
@@ -392,6 +392,9 @@ def test_the_settings_sent_touch_only_the_goal_keys_of_the_display_family(world:
     _declare(world, shape=progress.replace("30", "40"))
     assert _puts(world, card_id) == [{"visualization_settings": {**leftover,
                                                                  "progress.goal": 40.0}}]
+    # its goal removed: the progress goal goes, the leftover stays
+    _declare(world, shape=progress.replace("    goal: {value: 30}\n", ""))
+    assert _puts(world, card_id) == [{"visualization_settings": leftover}]
 
     labelled = LINE.replace("{value: 3}", "{value: 3, label: Target}")
     world.declare(question("line", shape=labelled))
