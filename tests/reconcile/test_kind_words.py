@@ -12,10 +12,10 @@ import dataclasses
 
 import pytest
 
-from metabase_guard.api.models import Database
+from metabase_guard.api.models import Collection, Database
 from metabase_guard.errors import ResolveError
 from metabase_guard.reconcile.cards import resolve
-from metabase_guard.reconcile.identity import compose_description
+from metabase_guard.reconcile.identity import COLLECTION_MARK, compose_description
 from metabase_guard.reconcile.kind import Kind, problem, unknown
 from metabase_guard.reconcile.plan import Change, Plan, Unmanaged
 from metabase_guard.reconcile.walk import KINDS, _check_order
@@ -354,3 +354,46 @@ def test_a_card_to_create_lists_its_values_and_always_its_goal() -> None:
                                            "sql", "display", "goal"]
     assert dict(made.values)["goal"] is None
     assert plan.existing == 0
+
+
+def test_two_declared_questions_of_one_name_and_sql_keep_their_own_copies() -> None:
+    # the second key shares the first's name and SQL: its own cards are not "moved marks"
+    twin = YAML.split("    alerts:")[0].replace(f"key: {KEY}", "key: twin").replace(
+        "questions:\n", "")
+    twins = [managed_card(card_id=i, description=compose_description(
+        "The recommender must push at least 2,400 recommendations every week.", "twin"))
+        for i in (30, 31)]
+    plan = plan_for(live_state([managed_card(), *twins], [managed_alert()]), YAML + twin)
+    assert [u.reason for u in plan.unmanaged if "name and SQL of" in u.reason] == []
+    assert [(c.action, c.address, c.live_id) for c in plan.changes if c.kind == "card"] == [
+        ("delete", "card twin#31", 31)]
+
+
+def test_every_unmarked_card_of_the_name_is_looked_at() -> None:
+    # a marked card of another key and an unmarked one elsewhere come first in the snapshot
+    other_key = managed_card(card_id=7, description=compose_description(None, "other"))
+    elsewhere = managed_card(card_id=8, description="hand", collection_id=5)
+    here = managed_card(card_id=10, description="hand")
+    assert [a for a, _ in _notes(other_key, elsewhere, here)] == ["card #10"]
+
+
+def test_each_copy_of_a_card_gets_its_own_verdict() -> None:
+    differs = managed_card(card_id=11, dataset_query={
+        "lib/type": "mbql/query", "database": 1,
+        "stages": [{"lib/type": "mbql.stage/native", "native": "SELECT 2"}]})
+    plan = plan_for(live_state([managed_card(), differs, managed_card(card_id=12)],
+                               [managed_alert()]))
+    assert [u.address for u in plan.unmanaged] == ["card #11"]
+    assert [(c.action, c.live_id) for c in plan.changes if c.kind == "card"] == [
+        ("delete", 12)]
+
+
+def test_a_collection_copy_holding_only_a_retired_card_copy_is_archived_too() -> None:
+    live = live_state([managed_card(), managed_card(card_id=11, collection_id=7)],
+                      [managed_alert()])
+    live.collections.append(Collection(id=7, name="Recommender", location="/5/",
+                                       description=COLLECTION_MARK))
+    live.collection_items[7] = [{"model": "card", "id": 11}]
+    plan = plan_for(live)
+    assert [(c.action, c.address) for c in plan.changes if c.action == "delete"] == [
+        ("delete", f"card {KEY}#11"), ("delete", "collection Health checks/Recommender#7")]
