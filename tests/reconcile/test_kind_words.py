@@ -324,16 +324,16 @@ def test_a_card_no_longer_declared_is_archived_whole_and_another_users_never() -
     theirs = managed_card(card_id=13, description=compose_description(None, "theirs"),
                           creator_id=PM.id)
     live = live_state([managed_card(), theirs], [
-        managed_alert(), managed_alert(nid=21, creator=PM.id),
+        managed_alert(), managed_alert(nid=23), managed_alert(nid=21, creator=PM.id),
         managed_alert(nid=22, active=False)])
     plan = plan_for(live, other, prune=True)
     (gone,) = [c for c in plan.changes if c.kind == "card" and c.action == "delete"]
     assert dataclasses.astuple(gone) == dataclasses.astuple(Change(
-        "delete", "card", f"card {KEY}", key=KEY, live_id=10, retires=2,
+        "delete", "card", f"card {KEY}", key=KEY, live_id=10, retires=3,
         values=(("name", "Recommendations pushed last week"),
                 ("collection", "Health checks/Recommender")),
-        effects=("Metabase deletes the card's 2 active alert(s) when it is archived",)))
-    assert plan.existing == 2  # the card and our one active alert on it
+        effects=("Metabase deletes the card's 3 active alert(s) when it is archived",)))
+    assert plan.existing == 3  # the card and our two active alerts on it
     assert [(u.address, u.reason) for u in plan.unmanaged] == [("card #13", (
         "carries the mark of 'theirs', which these declarations do not have, but was created "
         "by pm@example.com, not by metabase-guard's user: never archived from here, even with "
@@ -397,3 +397,11 @@ def test_a_collection_copy_holding_only_a_retired_card_copy_is_archived_too() ->
     plan = plan_for(live)
     assert [(c.action, c.address) for c in plan.changes if c.action == "delete"] == [
         ("delete", f"card {KEY}#11"), ("delete", "collection Health checks/Recommender#7")]
+
+
+def test_an_unknown_database_is_a_problem_of_the_database_field() -> None:
+    with pytest.raises(ResolveError) as info:
+        resolve(load_text(YAML.replace("database: Warehouse", "database: Nowhere"), "a.yaml"),
+                live_state())
+    assert [(p.field, p.message) for p in info.value.problems] == [("database", (
+        f"question {KEY!r}: no database named 'Nowhere'; the instance has: Warehouse"))]
