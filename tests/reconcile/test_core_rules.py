@@ -363,6 +363,29 @@ def test_a_live_card_is_read_back_in_names() -> None:
     assert (table.goal, table.goal_label) == (5.0, "Goal")  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(("stored", "goal"), [(True, None), (False, None), ("2400", 2400.0),
+                                              ("2,400", None), (None, None), ([5], None)])
+def test_a_stored_goal_is_a_number_only_when_it_reads_as_one(stored: object,
+                                                             goal: float | None) -> None:
+    from metabase_guard.api.models import Card
+    from metabase_guard.reconcile.cards import card_view_of
+
+    card = Card.model_validate({"id": 1, "name": "c", "display": "progress", "database_id": 1,
+                                "dataset_query": {}, "visualization_settings": {
+                                    "progress.goal": stored}})
+    assert card_view_of(card, live_state()).goal == goal
+
+
+def test_a_card_without_a_database_id_is_said_to_have_none() -> None:
+    from metabase_guard.api.models import Card
+    from metabase_guard.reconcile.cards import card_view_of
+
+    # the snapshot's one database has id 1: no fallback id may land on it
+    card = Card.model_validate({"id": 1, "name": "c", "display": "table", "database_id": None,
+                                "dataset_query": {"type": "query", "query": {}}})
+    assert card_view_of(card, live_state()).database == "#None"
+
+
 def test_marker_edge_cases_of_the_merged_identity_rules() -> None:
     marker_only = compose_description("", "k")
     assert marker_only == compose_description(None, "k")
