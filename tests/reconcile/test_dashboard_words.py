@@ -6,9 +6,13 @@ and snapshots, pinned word for word (a mutation review found them checked only i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from metabase_guard.api.models import Card, Dashboard, Dashcard, Pulse
+from metabase_guard.errors import ResolveError
 from metabase_guard.reconcile.dashboards import (
     DesiredItem,
     _audience_effect,
@@ -20,8 +24,13 @@ from metabase_guard.reconcile.dashboards import (
     layout_phrase,
 )
 from metabase_guard.reconcile.identity import compose_description
+from metabase_guard.reconcile.kind import Defaults
+from metabase_guard.reconcile.live import LiveState
+from metabase_guard.reconcile.plan import Change, Plan
+from metabase_guard.reconcile.walk import make_plan, resolve
 from metabase_guard.spec.layout import Placement
-from tests.reconcile.test_plan_pure import ME, PM, live_state
+from metabase_guard.spec.loader import load_text
+from tests.reconcile.test_plan_pure import ME, PM, YAML, live_state, managed_alert, managed_card
 
 KEY = "recommender-health"
 
@@ -212,3 +221,194 @@ def test_claims_never_hand_a_key_to_a_copy_once_ours_is_in_the_trash() -> None:
     assert "but dashboard #48, which had the mark first, is in the Trash" in only.reason
     live.dashboards.append(_dash(52, key="other"))
     assert {k: d.id for k, d in dashboard_claims(live)[0].items()} == {"other": 52}
+
+
+# -- the plan of a dashboard, on a hand-built snapshot ------------------------------------------
+
+PLAN_YAML = YAML + """
+dashboards:
+  - key: recommender-health
+    name: Recommender health
+    collection: Health checks/Recommender
+    description: Key metrics.
+    cards:
+      - heading: Weekly pushes
+      - weekly-recommendations
+"""
+
+
+def _plan(live: LiveState, text: str = PLAN_YAML, prune: bool = False,
+          defaults: Defaults | None = None) -> Plan:
+    decls = load_text(text, "alerts/recommender.yaml")
+    return make_plan(resolve(decls, live, defaults), live, url="http://mb", prune=prune)
+
+
+def _ours(dash_id: int = 40, dashcards: list[dict[str, Any]] | None = None,
+          **fields: Any) -> Dashboard:
+    body: dict[str, Any] = {
+        "id": dash_id, "name": "Recommender health", "collection_id": 6, "creator_id": ME.id,
+        "description": compose_description("Key metrics.", KEY),
+        "dashcards": dashcards if dashcards is not None else [
+            {"id": 50, "row": 0, "col": 0, "size_x": 24, "size_y": 1,
+             "visualization_settings": {"virtual_card": {"display": "heading"},
+                                        "text": "Weekly pushes"}},
+            {"id": 51, "card_id": 10, "row": 1, "col": 0, "size_x": 12, "size_y": 6}]}
+    body.update(fields)
+    return Dashboard.model_validate(body)
+
+
+def _dash_changes(plan: Plan) -> list[Change]:
+    return [c for c in plan.changes if c.kind == "dashboard"]
+
+
+def test_a_dashboard_as_declared_plans_nothing_and_counts_as_existing() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    before = _plan(live).existing
+    live.dashboards = [_ours(width="full")]  # width is compared only when declared
+    plan = _plan(live)
+    assert plan.is_empty, [c.to_dict() for c in plan.changes]
+    assert plan.existing == before + 1
+
+
+def test_a_new_dashboard_is_planned_with_its_fields_and_items() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    hand = Dashboard(id=41, name="Recommender health", description="made by Paula",
+                     creator_id=PM.id)
+    other = Dashboard(id=42, name="Another", description=None, creator_id=PM.id)
+    marked = _dash(43, creator=PM.id, key="elsewhere").model_copy(update={"archived": False})
+    live.dashboards = [hand, other, marked]
+    plan = _plan(live)
+    (change,) = _dash_changes(plan)
+    assert (change.action, change.address, change.key) == (
+        "create", "dashboard recommender-health", KEY)
+    assert change.values == (
+        ("name", "Recommender health"),
+        ("description", compose_description("Key metrics.", KEY)),
+        ("collection", "Health checks/Recommender"),
+        ("cards", ["heading 'Weekly pushes' at row 0, col 0, 24x1",
+                   "weekly-recommendations at row 1, col 0, 12x6"]))
+    assert change.payload.dashcard_ids == (None, None) and change.payload.layout_changes
+    assert change.payload.desired.collection_path == ("Health checks", "Recommender")
+    assert [(u.address, u.reason) for u in plan.unmanaged if u.address == "dashboard #41"] == [
+        ("dashboard #41", "has the name 'Recommender health' but no metabase-guard mark (made "
+         "by hand): it is left alone and a new dashboard is created for 'recommender-health'")]
+    assert not [u for u in plan.unmanaged if u.address == "dashboard #42"]
+    assert [u.address for u in plan.unmanaged if "no metabase-guard mark" in u.reason] == [
+        "dashboard #41"]
+    wide = _plan(live, PLAN_YAML.replace("    description: Key",
+                                         "    width: full\n    description: Key"))
+    (change,) = _dash_changes(wide)
+    assert [k for k, _ in change.values] == ["name", "description", "collection", "width",
+                                             "cards"]
+    assert dict(change.values)["width"] == "full"
+
+
+def test_edits_to_a_managed_dashboard_are_field_changes_and_layout_phrases() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [_ours(
+        name="Old name", description=compose_description("Older words.", KEY),
+        collection_id=5, width="fixed",
+        dashcards=[{"id": 51, "card_id": 10, "row": 3, "col": 0, "size_x": 12, "size_y": 6},
+                   {"id": 53, "row": 9, "col": 0, "size_x": 24, "size_y": 2,
+                    "visualization_settings": {"text": "Old note"}},
+                   {"id": 52, "row": 8, "col": 0, "size_x": 24, "size_y": 2,
+                    "visualization_settings": {"text": "Older note"}}])]
+    plan = _plan(live, PLAN_YAML.replace("    description: Key",
+                                         "    width: full\n    description: Key"))
+    (change,) = _dash_changes(plan)
+    assert (change.action, change.live_id, change.key) == ("update", 40, KEY)
+    assert [(f.field, f.old, f.new, f.summary) for f in change.fields] == [
+        ("name", "Old name", "Recommender health", ""),
+        ("description", compose_description("Older words.", KEY),
+         compose_description("Key metrics.", KEY), ""),
+        ("collection", "Health checks", "Health checks/Recommender", ""),
+        ("width", "fixed", "full", ""),
+        ("cards", None, "heading 'Weekly pushes' at row 0, col 0, 24x1",
+         "added heading 'Weekly pushes' at row 0 col 0, 24x1"),
+        ("cards", "weekly-recommendations at row 3, col 0, 12x6",
+         "weekly-recommendations at row 1, col 0, 12x6",
+         "moved weekly-recommendations (row 3 col 0 -> row 1 col 0)"),
+        ("cards", "text 'Older note' at row 8, col 0, 24x2", None,
+         "removed text 'Older note' (dashcard #52)"),
+        ("cards", "text 'Old note' at row 9, col 0, 24x2", None,
+         "removed text 'Old note' (dashcard #53)"),
+    ]
+    assert change.payload.dashcard_ids == (None, 51) and change.payload.layout_changes
+
+
+def test_a_field_edit_alone_writes_no_layout() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [_ours(name="Old name")]
+    (change,) = _dash_changes(_plan(live))
+    assert [f.field for f in change.fields] == ["name"]
+    assert change.payload.dashcard_ids == (50, 51) and not change.payload.layout_changes
+
+
+def test_hand_made_tabs_are_reported_and_the_layout_left_alone() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [_ours(name="Old name", tabs=[{"id": 1, "name": "A"}, {"id": 2}],
+                             dashcards=[])]
+    plan = _plan(live)
+    (change,) = _dash_changes(plan)
+    assert [f.field for f in change.fields] == ["name"]
+    assert change.payload.dashcard_ids == (None, None) and not change.payload.layout_changes
+    (tabs,) = [u for u in plan.unmanaged if u.address.startswith("tabs of")]
+    assert (tabs.address, tabs.reason) == (
+        "tabs of dashboard recommender-health",
+        "dashboard #40 has 2 tab(s) made by hand: its cards are left as they are "
+        "(metabase-guard lays out dashboards without tabs and does not flatten them); remove "
+        "the tabs in Metabase to manage its layout")
+
+
+def test_an_undeclared_dashboard_is_archived_with_prune_only_if_we_made_it() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [_ours(), _ours(44, creator_id=PM.id, collection_id=None,
+                                      description=compose_description(None, "adopted"))]
+    live.pulses = [Pulse.model_validate({
+        "id": 60, "dashboard_id": 40, "creator_id": ME.id, "channels": [
+            {"channel_type": "email", "recipients": [{"email": "pm@example.com"}]}]})]
+    kept = _plan(live, YAML)
+    assert [c.address for c in kept.pending_deletes] == ["dashboard recommender-health"]
+    plan = _plan(live, YAML, prune=True)
+    (gone,) = _dash_changes(plan)
+    assert (gone.action, gone.address, gone.key, gone.live_id) == (
+        "delete", "dashboard recommender-health", KEY, 40)
+    assert gone.values == (("name", "Recommender health"),
+                           ("collection", "Health checks/Recommender"))
+    assert gone.effects == (
+        "Metabase deletes every subscription of this dashboard when it is archived "
+        "(src/metabase/dashboards/models/dashboard.clj): its 1 subscription(s) stop sending "
+        "to pm@example.com",)
+    (theirs,) = [u for u in plan.unmanaged if u.address == "dashboard #44"]
+    assert "adopted" in theirs.reason and "pm@example.com" in theirs.reason
+    assert plan.existing == kept.existing == _plan(live, YAML.replace(
+        "weekly-recommendations", "x")).existing
+
+
+def test_a_question_item_without_a_card_is_a_located_problem() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    decls = load_text(PLAN_YAML, "alerts/recommender.yaml")
+    # the question is not among what is resolved (as with `--only`, or a split project)
+    narrowed = replace(decls, questions=[])
+    with pytest.raises(ResolveError) as caught:
+        resolve(narrowed, live)
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("alerts/recommender.yaml", "cards[1]")
+    assert problem.line == PLAN_YAML.splitlines().index("      - weekly-recommendations") + 1
+    assert problem.message == ("dashboard 'recommender-health': question "
+                               "'weekly-recommendations' is not declared here and has no card "
+                               "in Metabase; declare it or remove the item")
+
+
+def test_the_collection_joins_the_default_and_the_dashboards_own() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    own = "    collection: Health checks/Recommender\n    description: Key"
+    plan = _plan(live, PLAN_YAML.replace(own, "    description: Key"))
+    (change,) = _dash_changes(plan)
+    assert dict(change.values)["collection"] == ""
+    assert change.payload.desired.collection_path == ()
+    plan = _plan(live, PLAN_YAML.replace(own, "    collection: Recommender\n    description: Key"),
+                 defaults=Defaults(collection="Health checks"))
+    (change,) = _dash_changes(plan)
+    assert dict(change.values)["collection"] == "Health checks/Recommender"
+    assert change.payload.desired.collection_path == ("Health checks", "Recommender")
