@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from metabase_guard.api.models import Pulse, PulseChannel
+from metabase_guard.api.models import Dashboard, Pulse, PulseChannel
 from metabase_guard.errors import Problem
 from metabase_guard.reconcile.kind import Defaults, Desired
+from metabase_guard.reconcile.plan import Change, Plan
 from metabase_guard.reconcile.subscriptions import (
     KIND,
     DesiredSubscription,
@@ -25,7 +26,8 @@ from metabase_guard.reconcile.subscriptions import (
     view_of_pulse,
 )
 from metabase_guard.spec.loader import load_text
-from tests.reconcile.test_plan_pure import ME, PM, live_state
+from tests.reconcile.test_dashboard_words import KEY, PLAN_YAML, _ours, _plan
+from tests.reconcile.test_plan_pure import ME, PM, live_state, managed_alert, managed_card
 
 
 @pytest.mark.parametrize(("fields", "words"), [
@@ -282,3 +284,119 @@ def test_resolve_says_where_delivery_cannot_work() -> None:
     assert [p.field for p in problems] == ["subscriptions[0].slack[1]"]
     assert problems[0].message.startswith("dashboard 'recommender-health': ")
     assert "#general" in problems[0].message
+
+
+# -- the plan of the subscriptions of a dashboard, on a hand-built snapshot --------------------
+
+SUBS = PLAN_YAML + """    subscriptions:
+      - schedule: {every: week, on: monday, at: "08:00"}
+        email: [pm@example.com]
+"""
+EMAIL = "subscription recommender-health email"
+
+
+def _ours_pulse(pulse_id: int = 60, creator: int = ME.id, hour: int = 8,
+                channels: list[dict[str, Any]] | None = None,
+                dashcard: int = 51) -> Pulse:
+    return _pulse(pulse_id, channels if channels is not None else [_channel(
+        schedule_hour=hour, recipients=[{"id": PM.id, "email": PM.email}])],
+        cards=[{"id": 10, "dashboard_card_id": dashcard}], creator_id=creator)
+
+
+def _sub_plan(pulses: list[Pulse], text: str = SUBS, prune: bool = False,
+              dashboard: Dashboard | None = None) -> Plan:
+    live = live_state([managed_card()], [managed_alert()])
+    live.dashboards = [dashboard or _ours()]
+    live.pulses = pulses
+    return _plan(live, text, prune=prune)
+
+
+def _sub_changes(plan: Plan) -> list[Change]:
+    return [c for c in plan.changes if c.kind == "subscription"]
+
+
+def test_subscriptions_of_a_new_dashboard_are_created_with_their_summary() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    plan = _plan(live, SUBS + """      - schedule: {every: day, at: "07:00"}
+        slack: ["#ml-alerts"]
+""")
+    creates = _sub_changes(plan)
+    assert [(c.action, c.address, c.key, c.summary) for c in creates] == [
+        ("create", EMAIL, KEY, f"{EMAIL} weekly on monday at 08:00 -> pm@example.com"),
+        ("create", "subscription recommender-health slack #ml-alerts", KEY,
+         "subscription recommender-health slack #ml-alerts daily at 07:00"),
+    ]
+    assert creates[0].values == (
+        ("channel", "email"), ("schedule", "weekly on monday at 08:00"),
+        ("recipients", ["pm@example.com"]), ("skip_if_empty", False),
+        ("cards", ["weekly-recommendations"]), ("enabled", True))
+    assert isinstance(creates[0].payload, DesiredSubscription)
+
+
+def test_our_subscription_as_declared_plans_nothing_and_counts_as_existing() -> None:
+    plan = _sub_plan([_ours_pulse()])
+    assert plan.is_empty, [c.to_dict() for c in plan.changes]
+    assert plan.existing == _sub_plan([]).existing + 1
+
+
+def test_an_edited_subscription_is_an_update_of_the_changed_fields() -> None:
+    plan = _sub_plan([_ours_pulse(hour=9, dashcard=77)])
+    (change,) = _sub_changes(plan)
+    assert (change.action, change.address, change.key, change.live_id) == (
+        "update", EMAIL, KEY, 60)
+    assert [(f.field, f.old, f.new) for f in change.fields] == [
+        ("schedule", "weekly on monday at 09:00", "weekly on monday at 08:00"),
+        ("cards", ["weekly-recommendations (dashcard #77)"], ["weekly-recommendations"])]
+
+
+def test_other_peoples_and_other_channels_subscriptions_are_left_alone() -> None:
+    hook = [{"channel_type": "http"}]
+    plan = _sub_plan([_ours_pulse(), _ours_pulse(61, creator=PM.id),
+                      _ours_pulse(62, channels=hook), _ours_pulse(63, creator=PM.id,
+                                                                  channels=hook)])
+    assert plan.is_empty
+    assert [(u.address, u.reason) for u in plan.unmanaged if u.address.startswith("subs")] == [
+        ("subscription #61 on dashboard recommender-health",
+         f"created by pm@example.com, not by metabase-guard's user {ME.email}; left alone"),
+        ("subscription #62 on dashboard recommender-health",
+         "delivers neither by e-mail nor by Slack; left alone"),
+        ("subscription #63 on dashboard recommender-health",
+         f"created by pm@example.com, not by metabase-guard's user {ME.email}; left alone"),
+    ]
+
+
+def test_an_undeclared_subscription_of_ours_is_archived_with_prune() -> None:
+    extra = _ours_pulse(64, hour=6)
+    kept = _sub_plan([_ours_pulse(), extra])
+    assert kept.is_empty
+    assert [c.address for c in kept.pending_deletes] == ["subscription recommender-health#64"]
+    (gone,) = _sub_changes(_sub_plan([_ours_pulse(), extra], prune=True))
+    assert (gone.action, gone.address, gone.key, gone.live_id) == (
+        "delete", "subscription recommender-health#64", KEY, 64)
+    assert gone.summary == ("subscription recommender-health#64 email weekly on monday at "
+                            "06:00 -> pm@example.com")
+    assert gone.effects == ("Metabase stops e-mailing the dashboard to pm@example.com",)
+    assert dict(gone.values)["schedule"] == "weekly on monday at 06:00"
+
+
+def test_on_hand_made_tabs_only_the_questions_found_are_attached() -> None:
+    tabs = _ours(tabs=[{"id": 1}], dashcards=[])
+    plan = _sub_plan([], dashboard=tabs)
+    assert _sub_changes(plan) == []
+    said = {u.address: u.reason for u in plan.unmanaged}
+    assert said["cards of the subscriptions of dashboard recommender-health"] == (
+        "dashboard #40 has tabs made by hand, so its layout is not managed: the cards its "
+        "subscriptions attach are left as they are (their schedules and recipients are "
+        "managed); remove the tabs in Metabase to manage them")
+    assert said[EMAIL] == ("not created: none of its questions is on dashboard #40, whose tabs "
+                           "were made by hand")
+
+    shown = _ours(tabs=[{"id": 1}], dashcards=[
+        {"id": 51, "card_id": 10, "row": 1, "col": 0, "size_x": 12, "size_y": 6,
+         "dashboard_tab_id": 1}])
+    (create,) = _sub_changes(_sub_plan([], dashboard=shown))
+    assert create.payload.keep_cards and create.payload.cards == ("weekly-recommendations",)
+    # an update leaves the cards alone: a wrong dashcard is not a change, a schedule is
+    (update,) = _sub_changes(_sub_plan([_ours_pulse(hour=9, dashcard=77)], dashboard=shown))
+    assert [f.field for f in update.fields] == ["schedule"]
+    assert _sub_plan([_ours_pulse(dashcard=77)], dashboard=shown).is_empty
