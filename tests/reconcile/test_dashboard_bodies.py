@@ -26,6 +26,9 @@ from tests.reconcile.test_subscriptions import (
 )
 
 DESCRIPTION = "Key metrics of the recommender, beside its health checks."
+#: a dashboard filter wired to the weekly card by hand, which an update must carry over
+PARAMETER = {"id": "f1", "name": "Week", "slug": "week", "type": "date/single"}
+MAPPINGS = [{"parameter_id": "f1", "target": ["variable", ["template-tag", "week"]]}]
 
 
 class Recording(Sandbox):
@@ -133,9 +136,10 @@ def test_updates_send_only_what_changed_and_keep_dashcards_series_and_pulse_stat
         cells = [{"id": d.id, "card_id": d.card_id, "row": d.row, "col": d.col,
                   "size_x": d.size_x, "size_y": d.size_y,
                   "visualization_settings": d.visualization_settings,
-                  "series": [{"id": daily}] if d.card_id == weekly else []}
+                  "series": [{"id": daily}] if d.card_id == weekly else [],
+                  "parameter_mappings": MAPPINGS if d.card_id == weekly else []}
                  for d in dash.dashcards]
-        client.dashboards.update(dash_id, {"dashcards": cells})
+        client.dashboards.update(dash_id, {"parameters": [PARAMETER], "dashcards": cells})
         (email_pulse,) = [p.id for p in client.pulses.list(dashboard_id=dash_id)
                           if p.channels[0].channel_type == "email"]
 
@@ -156,7 +160,7 @@ def test_updates_send_only_what_changed_and_keep_dashcards_series_and_pulse_stat
                 _cell(heading, 0, 0, 24, 1, **_virtual("heading", "Weekly pushes")),
                 _cell(ids[(daily, 7)], 1, 0, 18, 6, card_id=daily),
                 {**_cell(ids[(weekly, 1)], 7, 0, 12, 6, card_id=weekly),
-                 "series": [{"id": daily}]},
+                 "series": [{"id": daily}], "parameter_mappings": MAPPINGS},
                 _cell(text, 13, 0, 24, 2, **_virtual(
                     "text", "Bars under the goal line mean the recommender missed its week.")),
             ]}]

@@ -381,8 +381,8 @@ def test_an_undeclared_dashboard_is_archived_with_prune_only_if_we_made_it() -> 
         "to pm@example.com",)
     (theirs,) = [u for u in plan.unmanaged if u.address == "dashboard #44"]
     assert "adopted" in theirs.reason and "pm@example.com" in theirs.reason
-    assert plan.existing == kept.existing == _plan(live, YAML.replace(
-        "weekly-recommendations", "x")).existing
+    # declared, the dashboard counts once too, and its pulse #60 with it
+    assert plan.existing == kept.existing == _plan(live).existing - 1
 
 
 def test_a_question_item_without_a_card_is_a_located_problem() -> None:
@@ -412,3 +412,57 @@ def test_the_collection_joins_the_default_and_the_dashboards_own() -> None:
     (change,) = _dash_changes(plan)
     assert dict(change.values)["collection"] == "Health checks/Recommender"
     assert change.payload.desired.collection_path == ("Health checks", "Recommender")
+
+
+def test_a_question_item_takes_the_default_size_of_its_display() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    scalar = ("  - key: total\n    name: Total\n    database: Warehouse\n    sql: SELECT 1\n"
+              "    display: scalar\n")
+    text = PLAN_YAML.replace("\ndashboards:\n", "\n" + scalar + "dashboards:\n") + (
+        "      - total\n")
+    (change,) = _dash_changes(_plan(live, text))
+    assert dict(change.values)["cards"][1:] == ["weekly-recommendations at row 1, col 0, 12x6",
+                                                "total at row 1, col 12, 6x3"]
+
+
+def test_claims_keep_none_when_ours_is_in_the_trash_and_the_oldest_is_a_live_copy() -> None:
+    live = live_state()
+    live.dashboards = [_dash(47, creator=PM.id)]
+    live.archived_dashboards = [_dash(48, archived=True)]
+    managed, left = dashboard_claims(live)
+    assert managed == {}
+    assert [u.address for u in left] == ["dashboard #47"]
+    assert "but dashboard #48, which had the mark first, is in the Trash" in left[0].reason
+
+
+SECOND = """
+  - key: zz-second
+    name: Second
+    collection: Health checks/Recommender
+    description: Key metrics.
+    cards:
+      - weekly-recommendations
+"""
+
+
+def test_every_declared_dashboard_is_diffed_after_a_new_one() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    second = _ours(41, name="Old second",
+                   description=compose_description("Key metrics.", "zz-second"),
+                   dashcards=[{"id": 60, "card_id": 10, "row": 0, "col": 0, "size_x": 12,
+                               "size_y": 6}])
+    live.dashboards = [second]
+    plan = _plan(live, PLAN_YAML + SECOND)
+    assert [(c.action, c.address) for c in _dash_changes(plan)] == [
+        ("create", "dashboard recommender-health"), ("update", "dashboard zz-second")]
+
+
+def test_every_undeclared_dashboard_of_ours_is_retired_and_counted_once() -> None:
+    live = live_state([managed_card()], [managed_alert()])
+    gone = _ours(41, description=compose_description(None, "zz-gone"))
+    live.dashboards = [_ours(), gone]
+    declared = _plan(live, PLAN_YAML + SECOND.replace("zz-second", "zz-gone"))
+    plan = _plan(live, prune=True)
+    assert [(c.action, c.address) for c in _dash_changes(plan)] == [
+        ("delete", "dashboard zz-gone")]
+    assert plan.existing == declared.existing
