@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from metabase_guard import engine
 from metabase_guard.api.client import MetabaseClient
 from metabase_guard.reconcile.identity import compose_description, managed_key
 from metabase_guard.sandbox import DEMO_SEED, Sandbox, load_seed
@@ -149,6 +150,7 @@ def test_updates_send_only_what_changed_and_keep_dashcards_series_and_pulse_stat
             "      - weekly-recommendations\n"
             "      - text: Bars under the goal line mean the recommender missed its week.\n"))
             .replace("name: Recommender health", "name: Recommender pulse")
+            .replace(DESCRIPTION, "Pushes first.")
             .replace('"08:00"}\n        email', '"09:00"}\n        email')
             .replace("    description:", "    width: full\n    description:"))
         path.write_text(QUESTIONS + renamed, encoding="utf-8")
@@ -156,7 +158,9 @@ def test_updates_send_only_what_changed_and_keep_dashcards_series_and_pulse_stat
         _plan_apply([path], client)
         heading, text = ids[(None, 0)], ids[(None, 13)]
         assert _bodies(sb, mark, "PUT", f"/api/dashboard/{dash_id}") == [{
-            "name": "Recommender pulse", "width": "full", "tabs": [], "dashcards": [
+            "name": "Recommender pulse", "width": "full", "tabs": [],
+            "description": compose_description("Pushes first.", "recommender-health"),
+            "dashcards": [
                 _cell(heading, 0, 0, 24, 1, **_virtual("heading", "Weekly pushes")),
                 _cell(ids[(daily, 7)], 1, 0, 18, 6, card_id=daily),
                 {**_cell(ids[(weekly, 1)], 7, 0, 12, 6, card_id=weekly),
@@ -177,6 +181,26 @@ def test_updates_send_only_what_changed_and_keep_dashcards_series_and_pulse_stat
                                 "collection: Health checks")
         path.write_text(QUESTIONS + moved, encoding="utf-8")
         mark = len(sb.writes)
-        _plan_apply([path], client)
+        result = engine.plan(engine.load([path]), client)
+        reads = len(sb.requests)
+        engine.apply(result, client, force=True)
         assert _bodies(sb, mark, "PUT", f"/api/dashboard/{dash_id}") == [
             {"collection_id": _collection(client, "Health checks")}]
+        # no layout to write, so the dashboard is not read again to check its dashcards
+        assert [r for r in sb.requests[reads:]
+                if (r.method, r.path) == ("GET", f"/api/dashboard/{dash_id}")] == []
+
+
+def test_a_create_refused_before_commit_is_sent_again_and_made_once(tmp_path: Path) -> None:
+    sb = Recording()
+    path = tmp_path / "decl.yaml"
+    path.write_text(QUESTIONS + dashboard_yaml(), encoding="utf-8")
+    sb.inject_failure("POST", r"^/api/dashboard$", 500, times=1)
+    sb.inject_failure("POST", r"^/api/pulse$", 500, times=1)
+    with serve(sb) as server, MetabaseClient(server.url, api_key=sb.admin_api_key) as client:
+        _plan_apply([path], client)
+        dash_id = _dashboard_id(client)
+        assert len(_bodies(sb, 0, "POST", "/api/dashboard")) == 2
+        assert len(_bodies(sb, 0, "POST", "/api/pulse")) == 3
+        pulses = client.pulses.list(dashboard_id=dash_id)
+        assert sorted(p.channels[0].channel_type for p in pulses) == ["email", "slack"]
