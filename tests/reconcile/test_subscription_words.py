@@ -396,6 +396,13 @@ def test_on_hand_made_tabs_only_the_questions_found_are_attached() -> None:
          "dashboard_tab_id": 1}])
     (create,) = _sub_changes(_sub_plan([], dashboard=shown))
     assert create.payload.keep_cards and create.payload.cards == ("weekly-recommendations",)
+    # a declared question that is not on the tabbed dashboard is not attached
+    scalar = ("  - key: total\n    name: Total\n    database: Warehouse\n    sql: SELECT 1\n"
+              "    display: scalar\n")
+    two = SUBS.replace("\ndashboards:\n", "\n" + scalar + "dashboards:\n").replace(
+        "      - weekly-recommendations\n", "      - weekly-recommendations\n      - total\n")
+    (create,) = _sub_changes(_sub_plan([], two, dashboard=shown))
+    assert create.payload.cards == ("weekly-recommendations",)
     # an update leaves the cards alone: a wrong dashcard is not a change, a schedule is
     (update,) = _sub_changes(_sub_plan([_ours_pulse(hour=9, dashcard=77)], dashboard=shown))
     assert [f.field for f in update.fields] == ["schedule"]
