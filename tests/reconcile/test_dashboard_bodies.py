@@ -204,3 +204,25 @@ def test_a_create_refused_before_commit_is_sent_again_and_made_once(tmp_path: Pa
         assert len(_bodies(sb, 0, "POST", "/api/pulse")) == 3
         pulses = client.pulses.list(dashboard_id=dash_id)
         assert sorted(p.channels[0].channel_type for p in pulses) == ["email", "slack"]
+
+
+def test_a_pruned_subscription_is_archived_keeping_its_skip_if_empty(tmp_path: Path) -> None:
+    sb = Recording()
+    path = tmp_path / "decl.yaml"
+    email = "        email: [pm@example.com]\n"
+    both = dashboard_yaml().replace(email, email + "        skip_if_empty: true\n")
+    path.write_text(QUESTIONS + both, encoding="utf-8")
+    with serve(sb) as server, MetabaseClient(server.url, api_key=sb.admin_api_key) as client:
+        _plan_apply([path], client)
+        (email,) = [p.id for p in client.pulses.list(dashboard_id=_dashboard_id(client))
+                    if p.channels[0].channel_type == "email"]
+        slack_only = dashboard_yaml(subscriptions=(
+            "    subscriptions:\n"
+            '      - schedule: {every: week, on: monday, at: "08:00"}\n'
+            '        slack: ["#ml-alerts"]\n'))
+        path.write_text(QUESTIONS + slack_only, encoding="utf-8")
+        mark = len(sb.writes)
+        _plan_apply([path], client, prune=True)
+        assert sb.writes[mark:] == [
+            ("PUT", f"/api/pulse/{email}", {"archived": True, "skip_if_empty": True})]
+        assert client.pulses.get(email).archived
