@@ -12,6 +12,7 @@ import pytest
 
 from metabase_guard.api.models import Dashboard, Pulse, PulseChannel
 from metabase_guard.errors import Problem
+from metabase_guard.reconcile.identity import compose_description
 from metabase_guard.reconcile.kind import Defaults, Desired
 from metabase_guard.reconcile.plan import Change, Plan
 from metabase_guard.reconcile.subscriptions import (
@@ -26,7 +27,7 @@ from metabase_guard.reconcile.subscriptions import (
     view_of_pulse,
 )
 from metabase_guard.spec.loader import load_text
-from tests.reconcile.test_dashboard_words import KEY, PLAN_YAML, _ours, _plan
+from tests.reconcile.test_dashboard_words import KEY, PLAN_YAML, SECOND, _ours, _plan
 from tests.reconcile.test_plan_pure import ME, PM, live_state, managed_alert, managed_card
 
 
@@ -407,3 +408,33 @@ def test_on_hand_made_tabs_only_the_questions_found_are_attached() -> None:
     (update,) = _sub_changes(_sub_plan([_ours_pulse(hour=9, dashcard=77)], dashboard=shown))
     assert [f.field for f in update.fields] == ["schedule"]
     assert _sub_plan([_ours_pulse(dashcard=77)], dashboard=shown).is_empty
+
+
+def test_a_problem_is_located_at_its_field_not_at_the_dashboard() -> None:
+    _, problems = _resolved(email_configured=False)
+    assert problems[0].line == DASH.splitlines().index(
+        "        email: [zed@example.org, PM@example.com]") + 1
+
+
+def test_a_question_new_on_an_existing_dashboard_leaves_the_subscriptions_diffable() -> None:
+    scalar = ("  - key: total\n    name: Total\n    database: Warehouse\n    sql: SELECT 1\n"
+              "    display: scalar\n")
+    text = SUBS.replace("\ndashboards:\n", "\n" + scalar + "dashboards:\n").replace(
+        "      - weekly-recommendations\n", "      - weekly-recommendations\n      - total\n")
+    (update,) = _sub_changes(_sub_plan([_ours_pulse()], text))
+    assert [(f.field, f.new) for f in update.fields] == [
+        ("cards", ["total", "weekly-recommendations"])]
+
+
+def test_subscriptions_of_an_existing_dashboard_are_diffed_after_a_new_one() -> None:
+    second = _ours(41, description=compose_description("Key metrics.", "zz-second"),
+                   dashcards=[{"id": 61, "card_id": 10, "row": 0, "col": 0, "size_x": 12,
+                               "size_y": 6}])
+    text = PLAN_YAML + SECOND + """    subscriptions:
+      - schedule: {every: week, on: monday, at: "08:00"}
+        email: [pm@example.com]
+"""
+    pulse = _ours_pulse(hour=9, dashcard=61).model_copy(update={"dashboard_id": 41})
+    plan = _sub_plan([pulse], text, dashboard=second)
+    assert [(c.action, c.address) for c in _sub_changes(plan)] == [
+        ("update", "subscription zz-second email")]
