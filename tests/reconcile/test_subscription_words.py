@@ -438,3 +438,8 @@ def test_subscriptions_of_an_existing_dashboard_are_diffed_after_a_new_one() -> 
     plan = _sub_plan([pulse], text, dashboard=second)
     assert [(c.action, c.address) for c in _sub_changes(plan)] == [
         ("update", "subscription zz-second email")]
+
+
+def test_with_slack_off_only_that_is_said_not_each_unknown_channel() -> None:
+    _, problems = _resolved(slack_configured=False, slack_channels=("#other",))
+    assert [p.field for p in problems] == ["subscriptions[0].slack", "subscriptions[1].slack"]
