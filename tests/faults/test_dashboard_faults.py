@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from metabase_guard import engine
-from metabase_guard.reconcile.identity import managed_key
-from tests.faults.conftest import Faulty
+from metabase_guard.reconcile.identity import compose_description, managed_key
+from tests.faults.conftest import PM_KEY, Faulty, _post
 from tests.faults.test_faults import _apply_until_converged
 
 
@@ -61,6 +61,40 @@ def test_a_lost_answer_after_commit_converges_without_copies(
     assert _apply_until_converged(faulty, runs=2) <= 2
     assert any(r.injected for r in faulty.sb.requests), "the fault never fired"
     _assert_one_of_each(faulty)
+
+
+def test_a_lost_dashboard_create_is_found_among_our_own_never_another_users_marked_copy(
+    faulty: Faulty,
+) -> None:
+    """After the create's answer is lost, apply looks the dashboard up among this user's
+    (``GET /api/dashboard?f=mine``). A dashboard another person made between plan and apply,
+    carrying the same marker (a copy made in the UI), comes first in a list of every
+    dashboard (by name): the look-up must not take it, and nothing of it may change (with
+    ``f=all`` the layout lands on theirs: checked by hand, mutant ``Dashboards.write_35``)."""
+    _with_dashboard(faulty)
+    with faulty.client() as client:
+        result = engine.plan(engine.load([faulty.alerts]), client)
+        assert "create dashboard recommender-health" in [
+            f"{c.action} {c.address}" for c in result.plan.changes]
+        theirs = _post(faulty.sb, "/api/dashboard", {
+            "name": "A copy of Recommender health",
+            "description": compose_description("a copy", "recommender-health"),
+        }, PM_KEY)
+        with faulty.sb.lock:
+            before = dict(faulty.sb.store.get("dashboards", theirs["id"]) or {})
+        faulty.sb.inject_failure("POST", r"^/api/dashboard$", None, after_commit=True, times=1)
+        engine.apply(result, client, force=True)
+    assert any(r.injected for r in faulty.sb.requests), "the fault never fired"
+    with faulty.sb.lock:
+        store = faulty.sb.store
+        assert dict(store.get("dashboards", theirs["id"]) or {}) == before
+        assert store.rows_where("dashcards", "dashboard_id", theirs["id"]) == []
+        assert store.rows_where("pulses", "dashboard_id", theirs["id"]) == []
+        ours = [d for d in store.all("dashboards") if not d["archived"]
+                and d["id"] != theirs["id"]
+                and managed_key(d["description"]) == "recommender-health"]
+        assert len(ours) == 1
+        assert len(store.rows_where("dashcards", "dashboard_id", ours[0]["id"])) == 4
 
 
 def _kill_after(faulty: Faulty, proc: subprocess.Popen[bytes], method: str, route: str) -> None:
