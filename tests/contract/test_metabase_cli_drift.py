@@ -28,16 +28,14 @@ from tests.contract.test_metabase_cli import REPO, VERSIONS, Mb, mb_available  #
 @pytest.fixture(params=VERSIONS)
 def seeded(request: pytest.FixtureRequest, mb_available: None,  # noqa: F811
            tmp_path: Path) -> Iterator[Mb]:
-    """``mb`` logged in to a sandbox with the demo's world (Warehouse, people, Slack)."""
+    """``mb`` pointed at a sandbox with the demo's world (Warehouse, people, Slack)."""
     server = serve(Sandbox(version_tag=request.param, seed=str(DEMO_SEED)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MB_", "METABASE_"))}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"),
                MB_CLI_DISABLE_KEYRING="1", MB_VERBOSE="1", MB_API_KEY=server.api_key,
-               NO_COLOR="1")
+               MB_URL=server.url, NO_COLOR="1")
     try:
-        mb = Mb(server, env)
-        mb("auth", "login", "--url", server.url)
-        yield mb
+        yield Mb(server, env)
     finally:
         server.close()
 

@@ -19,12 +19,12 @@ def test_a_key_with_whitespace_works_through_the_cli_and_is_never_printed(
     served: Served, shape: str
 ) -> None:
     key = served.sb.admin_api_key
-    result = served.run("--debug", "apply", "--yes", METABASE_API_KEY=shape.format(key))
+    result = served.run_process("--debug", "apply", "--yes", METABASE_API_KEY=shape.format(key))
     assert result.returncode == 0, result.stderr
     assert "METABASE_API_KEY had whitespace around it" in result.stderr
     assert result.stderr.count("whitespace around it") == 1  # said once
     assert key not in result.stdout + result.stderr
-    bad = served.run("--debug", "plan", METABASE_API_KEY=shape.format(key + "-revoked"))
+    bad = served.run_process("--debug", "plan", METABASE_API_KEY=shape.format(key + "-revoked"))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert key not in bad.stdout + bad.stderr
 

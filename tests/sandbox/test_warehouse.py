@@ -86,9 +86,9 @@ def test_default_tables_shape(tables: dict[str, dict[str, Any]]) -> None:
     assert runs[-1][0].startswith("2026-11-25")
 
 
-def test_default_tables_deterministic() -> None:
+def test_default_tables_deterministic(tables: dict[str, dict[str, Any]]) -> None:
     first = default_tables(TODAY)
-    assert first == default_tables(TODAY)
+    assert first == tables
     assert (
         weekly_counts(default_tables(TODAY + timedelta(weeks=1)))[date(2026, 11, 23)]
         == (weekly_counts(first)[date(2026, 11, 16)])
@@ -105,12 +105,12 @@ def test_the_fast_draws_are_randranges_draws() -> None:
 
 
 def test_the_default_warehouse_filled_in_sql_holds_the_rows_of_default_tables(
-    tables: dict[str, dict[str, Any]],
+    tables: dict[str, dict[str, Any]], warehouse: Warehouse,
 ) -> None:
     # what every sandbox process queries against what the tests above read as rows: same
     # rows in the same order, same column types
     fast = default_warehouse(TODAY, clock=lambda: NOW)
-    slow = Warehouse(tables, clock=lambda: NOW)
+    slow = warehouse  # Warehouse(tables), inserted row by row
     assert sorted(tables) == sorted(fast.tables()) == list(DEFAULT_TABLE_NAMES)
     for name in DEFAULT_TABLE_NAMES:
         got = fast.run(f"SELECT * FROM {name}", max_rows=200_000)
@@ -129,11 +129,13 @@ def test_the_declared_recommendation_types_are_the_inferred_ones(
     assert inferred == warehouse_module._RECOMMENDATION_TYPES
 
 
-def test_clock_moves_now(tables: dict[str, dict[str, Any]]) -> None:
-    later = Warehouse(tables, clock=lambda: NOW + timedelta(weeks=1))
+def test_clock_moves_now() -> None:
+    # the warehouse filled in SQL: the same rows as Warehouse(tables) (the test above), built
+    # in 0.1 s instead of 1.5 s
+    later = default_warehouse(TODAY, clock=lambda: NOW + timedelta(weeks=1))
     result = later.run(README_QUERY)
     assert result.rows == []
-    earlier = Warehouse(tables, clock=lambda: NOW - timedelta(weeks=1))
+    earlier = default_warehouse(TODAY, clock=lambda: NOW - timedelta(weeks=1))
     assert earlier.run(README_QUERY).rows[0][0] == "2026-11-09T00:00:00"
 
 

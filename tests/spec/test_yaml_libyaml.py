@@ -186,7 +186,7 @@ SCALARISH = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(SCALARISH, st.sampled_from([(True, False), (False, True), (False, False)]))
 def test_resolving_by_first_character_is_trying_every_pattern(
     value: str, implicit: tuple[bool, bool]

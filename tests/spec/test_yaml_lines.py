@@ -125,7 +125,7 @@ def test_the_lines_kept_are_a_fraction_of_the_node_tree() -> None:
         f"  - key: q-{i}\n    name: Question {i}\n    database: Warehouse\n"
         f"    sql: SELECT {i} AS n\n    alerts:\n      - when: has_rows\n"
         f'        schedule: {{every: day, at: "08:00"}}\n        email: [a@example.com]\n'
-        for i in range(300)
+        for i in range(60)  # 0.8 s under tracemalloc; 300 took 4.4 s for the same ratio (5.7)
     )
     tree = _retained(lambda: yamlio._compose_pure(text))
     lines = _retained(lambda: yamlio._lines(yamlio._compose_pure(text)))  # type: ignore[arg-type]
