@@ -320,13 +320,15 @@ def _thresholds(settings: Settings) -> Thresholds:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``validate``: load and check declarations, offline."""
-    from metabase_guard import engine
-    from metabase_guard.lint import count_by_severity, sql_notes
+    # engine.load and engine.lint without the rest of engine: the HTTP client and the planner
+    # are a third of this command's imports (0.2 s)
+    from metabase_guard.lint import count_by_severity, lint_offline, sql_notes
+    from metabase_guard.spec.loader import load
     settings = _settings(args)
-    declarations = engine.load(settings.paths)
+    declarations = load(settings.paths)
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
-    findings = engine.lint(declarations, strict=args.strict, engines=settings.engines)
+    findings = lint_offline(declarations, strict=args.strict, engines=settings.engines)
     if args.verbose:
         for note in sql_notes(declarations, settings.engines):
             _err(note)

@@ -38,6 +38,7 @@ from metabase_guard.lint import (
     engine_mismatches,
     lint_declarations,
     lint_live,
+    lint_offline,
     sort_findings,
 )
 from metabase_guard.lint import strict as _strict
@@ -48,7 +49,8 @@ from metabase_guard.reconcile.live import LiveState, read_ahead, read_live
 from metabase_guard.reconcile.moved import moved_live, with_moves
 from metabase_guard.reconcile.plan import Plan, Thresholds
 from metabase_guard.reconcile.walk import make_plan, resolve
-from metabase_guard.spec.loader import Declarations, load_declarations
+from metabase_guard.spec.loader import Declarations
+from metabase_guard.spec.loader import load as _load
 from metabase_guard.sql.dialects import dialect_for
 
 __all__ = [
@@ -82,8 +84,7 @@ class PlanResult:
 
 def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
     """Load and validate declaration files; DeclarationError lists every problem."""
-    with gc_paused():
-        return load_declarations(list(paths))
+    return _load(paths)
 
 
 def plan(
@@ -168,8 +169,7 @@ def lint(declarations: Declarations, *, strict: bool = False,
 
     ``engines`` maps database names to Metabase engines (default postgres) for reading SQL.
     """
-    findings = lint_declarations(declarations, engines=engines)
-    return sort_findings(_strict(findings) if strict else findings)
+    return lint_offline(declarations, strict=strict, engines=engines)
 
 
 def check(declarations: Declarations, client: MetabaseClient, *,

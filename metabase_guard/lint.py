@@ -26,12 +26,9 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from metabase_guard.evaluation import GOAL_DISPLAYS, goal_column
-from metabase_guard.reconcile.cards import DesiredCard
-from metabase_guard.reconcile.live import LiveState
-from metabase_guard.reconcile.plan import Plan
 from metabase_guard.spec.loader import Declarations, Location
 from metabase_guard.spec.models import GOAL_CONDITIONS, Alert, Question
 from metabase_guard.spec.schedule import canonical_cron, to_cron
@@ -39,6 +36,11 @@ from metabase_guard.sql.dialects import DEFAULT_ENGINE
 from metabase_guard.sql.outage import empty_on_outage, null_aggregate_filter
 from metabase_guard.sql.parse import Parsed, parse, parse_for_engine
 from metabase_guard.sql.shape import SqlShape, always_one_row, periods, shape_of
+
+if TYPE_CHECKING:  # the live checks' types only: `validate` never loads the HTTP client
+    from metabase_guard.reconcile.cards import DesiredCard
+    from metabase_guard.reconcile.live import LiveState
+    from metabase_guard.reconcile.plan import Plan
 
 __all__ = [
     "BURST_THRESHOLD",
@@ -133,6 +135,9 @@ class Finding:
 def strict(findings: Iterable[Finding]) -> list[Finding]:
     """``--strict``: every warning becomes an error."""
     return [replace(f, severity="error") for f in findings]
+
+
+_strict_findings = strict  # for lint_offline, whose keyword argument has the same name
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
@@ -697,6 +702,13 @@ def _deleted_alert_findings(decls: Declarations, plan: Plan) -> list[Finding]:
                 "owners, or keep the display family and the goal line",
             ))
     return out
+
+
+def lint_offline(declarations: Declarations, *, strict: bool = False,
+                 engines: Mapping[str, str] | None = None) -> list[Finding]:
+    """Offline lint findings (``engine.lint``), errors first; ``strict``: warnings as errors."""
+    findings = lint_declarations(declarations, engines=engines)
+    return sort_findings(_strict_findings(findings) if strict else findings)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -142,3 +142,18 @@ def test_the_cli_sends_its_first_request_before_the_planner_and_sqlglot_load() -
     heavy = {"sqlglot", "duckdb", "metabase_guard.engine", "metabase_guard.lint",
              "metabase_guard.spec.models", "metabase_guard.reconcile.walk"}
     assert heavy & loaded == set()
+
+
+def test_validate_loads_neither_the_http_client_nor_the_planner() -> None:
+    # an offline command: requests, the client and reconcile/ were a third of its imports
+    import subprocess
+    import sys
+
+    code = ("import sys, metabase_guard.cli, metabase_guard.lint, metabase_guard.spec.loader; "
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                text=True).stdout.split())
+    assert "metabase_guard.lint" in loaded and "sqlglot" in loaded
+    online = {"requests", "urllib3", "metabase_guard.api.client", "metabase_guard.engine",
+              "metabase_guard.reconcile.cards", "metabase_guard.reconcile.live"}
+    assert online & loaded == set()

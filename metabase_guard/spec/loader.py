@@ -571,6 +571,18 @@ def describe_value(value: Any) -> str:
 _kind = describe_value
 
 
+def load(paths: Sequence[str | Path] = ("alerts",)) -> Declarations:
+    """:func:`load_declarations` with garbage collection paused (``engine.load``).
+
+    The thousands of objects a large project builds hold no cycle, and each burst of them
+    triggered a full collection walking every earlier one.
+    """
+    from metabase_guard._gc import gc_paused
+
+    with gc_paused():
+        return load_declarations(list(paths))
+
+
 def load_declarations(paths: Sequence[str | Path]) -> Declarations:
     """Read and validate every declaration file under ``paths`` (see :func:`discover`).
 
