@@ -185,10 +185,11 @@ def test_a_question_taken_off_the_dashboard_after_plan_fails_the_subscription_wr
 def test_a_lost_create_is_looked_up_among_this_dashboards_new_pulses_of_ours_only(
     tmp_path: Path,
 ) -> None:
-    """Between plan and apply, pulses that look like the one being made appear: ours already
-    there at plan time (the weekly e-mail to pm), pm's own on our dashboard, and ours on
-    another dashboard. The create's POST fails before Metabase commits it; the look-up must
-    take none of them, so the POST is sent again and the subscription exists."""
+    """Pulses that look like the one being made: ours already there at plan time (the weekly
+    e-mail to pm), and made between plan and apply, pm's own on our dashboard, ours on
+    another dashboard and ours on this one to someone else. The create's POST fails before
+    Metabase commits it; the look-up must take none of them, so the POST is sent again and
+    the subscription exists."""
     sb = _sandbox()
     with _applied(sb, tmp_path) as (client, pm, dash_id, cards):
         weekly = cards["weekly-recommendations"]
@@ -203,15 +204,17 @@ def test_a_lost_create_is_looked_up_among_this_dashboards_new_pulses_of_ours_onl
         other = client.dashboards.create({"name": "Elsewhere"})
         client.dashboards.update(other.id, {"tabs": [], "dashcards": [
             {"id": -1, "card_id": weekly, "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
-        decoy = {"name": "x", "channels": [{
-            "channel_type": "email", "enabled": True, "schedule_type": "daily",
-            "schedule_hour": 7, "recipients": [{"id": pm_id}], "details": {}}]}
+        daily = {"channel_type": "email", "enabled": True, "schedule_type": "daily",
+                 "schedule_hour": 7, "recipients": [{"id": pm_id}], "details": {}}
+        decoy: dict[str, Any] = {"name": "x", "channels": [daily]}
         elsewhere = client.pulses.create({**decoy, "dashboard_id": other.id,
                                           "cards": [_ref(client, other.id, weekly)]})
-        theirs = pm.pulses.create({**decoy, "dashboard_id": dash_id,
-                                   "cards": [_ref(client, dash_id, weekly)]})
+        here = {"dashboard_id": dash_id, "cards": [_ref(client, dash_id, weekly)]}
+        theirs = pm.pulses.create({**decoy, **here})
+        to_ops = client.pulses.create({**decoy, **here, "channels": [
+            {**daily, "recipients": [{"email": "ops@example.com"}]}]})
         before = {p.id for p in client.pulses.list(dashboard_id=dash_id)}
-        assert theirs.id in before and len(before) == 3
+        assert {theirs.id, to_ops.id} <= before and len(before) == 4
 
         sb.inject_failure("POST", r"^/api/pulse$", 500, times=1)
         engine.apply(planned, client, force=True)
@@ -220,4 +223,6 @@ def test_a_lost_create_is_looked_up_among_this_dashboards_new_pulses_of_ours_onl
         assert [(p.creator_id, p.channels[0].schedule_type, p.channels[0].schedule_hour)
                 for p in made] == [(client.users.current().id, "daily", 7)]
         assert [p.id for p in client.pulses.list(dashboard_id=other.id)] == [elsewhere.id]
-        assert engine.plan(engine.load(paths), client).plan.is_empty
+        settled = engine.plan(engine.load(paths), client).plan
+        assert settled.changes == ()
+        assert [c.live_id for c in settled.pending_deletes] == [to_ops.id]
