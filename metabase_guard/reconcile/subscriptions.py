@@ -15,6 +15,10 @@ The pulse's card references need the dashcard ids of the dashboard's question ca
 (metabase-dashboards.md 3.2): a new dashboard's are only known once it is written, so ``write``
 reads the dashboard back. Updates GET then PUT with ``archived`` and ``skip_if_empty``, which
 Metabase resets to false when left out (src/metabase/pulse/api/pulse.clj); prune archives.
+On a dashboard with hand-made tabs an update sends no ``cards``: Metabase then leaves the
+pulse's cards alone, while cards sent are written anew with ``card->ref``'s defaults, which
+would reset a ``format_rows`` or ``pivot_results`` set by hand
+(src/metabase/pulse/models/pulse.clj, ``update-notification!``).
 A dashboard that is pruned takes its pulses with it, so they are not retired here.
 """
 
@@ -401,10 +405,6 @@ class Subscriptions(Kind):
         pulse_id = change.live_id
         # GET first: Metabase resets an omitted archived to false, so it is carried over
         current = ctx.client.pulses.get(pulse_id)
-        if sub.keep_cards:
-            body["cards"] = [{k: ref.get(k) for k in
-                              ("id", "dashboard_card_id", "include_csv", "include_xls")}
-                             for ref in current.cards]
         write_idempotent(lambda: ctx.client.pulses.update(
             pulse_id, {**body, "archived": current.archived}))
 

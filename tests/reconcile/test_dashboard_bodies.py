@@ -35,8 +35,8 @@ MAPPINGS = [{"parameter_id": "f1", "target": ["variable", ["template-tag", "week
 class Recording(Sandbox):
     """The demo sandbox, keeping each write's method, path and JSON body as it arrived."""
 
-    def __init__(self) -> None:
-        super().__init__(seed=load_seed(DEMO_SEED))
+    def __init__(self, seed: Mapping[str, Any] | None = None) -> None:
+        super().__init__(seed=load_seed(DEMO_SEED) if seed is None else seed)
         self.writes: list[tuple[str, str, Any]] = []
 
     def handle(self, method: str, path: str, query: Mapping[str, list[str]],

@@ -214,6 +214,18 @@ def test_defaults_prefix_collection_and_add_recipients() -> None:
     assert "oncall@example.com" in desired[0].alerts[0].view.email
 
 
+@pytest.mark.parametrize(("default", "path"), [("Ops", ("Ops",)), (None, ())])
+def test_a_question_without_a_collection_goes_to_the_default_collection(
+    default: str | None, path: tuple[str, ...],
+) -> None:
+    """docs/declarations.md: an absent ``collection`` is the configured default collection
+    itself (the root collection without one), not a collection under it."""
+    decls = load_text(YAML.replace("    collection: Health checks/Recommender\n", ""), "a.yaml")
+    assert decls.questions[0].collection is None
+    (card,) = resolve(decls, live_state(), Defaults(collection=default))
+    assert (card.collection_path, card.view.collection) == (path, "/".join(path))
+
+
 def test_thresholds_stop_mass_updates() -> None:
     cards = [managed_card(card_id=100 + i, goal=1,
                           description=compose_description(None, f"q{i}")) for i in range(12)]

@@ -67,12 +67,17 @@ def _write(folder: Path, text: str | None = None) -> list[Path]:
 PM_KEY = "mb_pm_subscription_key"
 
 
-def _sandbox(**changes: Any) -> Sandbox:
+def pm_seed(**changes: Any) -> dict[str, Any]:
     """The demo seed (pm@example.com, #ml-alerts), pm with an API key of their own."""
     seed = dict(load_seed(DEMO_SEED))
     seed["users"] = [dict(u, api_key=PM_KEY) if u["email"] == "pm@example.com" else u
                      for u in seed["users"]]
-    return Sandbox(seed={**seed, **changes})
+    return {**seed, **changes}
+
+
+def _sandbox(**changes: Any) -> Sandbox:
+    """A sandbox of :func:`pm_seed`."""
+    return Sandbox(seed=pm_seed(**changes))
 
 
 def _plan_apply(paths: list[Path], client: MetabaseClient,
