@@ -324,14 +324,16 @@ def _insert_cards(store: Store, pulse: Row, refs: list[Row]) -> None:
 
 
 def _replace_cards(store: Store, pulse: Row, refs: list[Row]) -> None:
-    """pulse.clj (update-pulse-cards-if-changed!): rewritten only when the refs changed."""
-    current = sorted(store.rows_where("pulse_cards", "pulse_id", pulse["id"]),
-                     key=lambda r: (r["position"], r["id"]))
-    keys = ("card_id", "dashboard_card_id", "include_csv", "include_xls")
-    wanted = [(r["id"], r.get("dashboard_card_id"), bool(r.get("include_csv")),
-               bool(r.get("include_xls"))) for r in refs]
-    if [tuple(r[k] for k in keys) for r in current] == wanted:
-        return
+    """pulse.clj (``update-notification!``): a PUT that carries ``cards`` rewrites them all.
+
+    Metabase means to rewrite them only when the refs changed
+    (``update-notification-cards-if-changed!``), but it compares the stored refs, selected
+    with four keys (id, include_csv, include_xls, dashboard_card_id), with the new ones made
+    by ``card->ref``, which have six (format_rows, pivot_results too): never equal, so every
+    PUT with ``cards`` writes them anew, and a ``format_rows`` or ``pivot_results`` left out
+    goes back to its default.
+    """
+    current = store.rows_where("pulse_cards", "pulse_id", pulse["id"])
     for row in current:
         store.delete("pulse_cards", row["id"])
     _insert_cards(store, pulse, refs)

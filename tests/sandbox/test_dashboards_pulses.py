@@ -276,6 +276,23 @@ def test_pulse_put_resets_archived_and_skip_if_empty_when_omitted(api: Api) -> N
     assert renamed["name"] == "renamed" and renamed["cards"]  # cards survive omission
 
 
+def test_pulse_put_with_cards_rewrites_them_with_card_refs_defaults(api: Api) -> None:
+    # pulse.clj, update-notification!: the stored refs (4 keys) never equal card->ref's (6),
+    # so cards sent are always written anew, and an omitted format_rows is true again
+    card = api.card()
+    dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, card["id"], 0)]})
+    pulse = _pulse(api, dash)
+    ref = {k: pulse["cards"][0][k] for k in ("id", "dashboard_card_id", "include_csv",
+                                               "include_xls")}
+    hand = api.put(f"/api/pulse/{pulse['id']}",
+                   {"cards": [{**ref, "format_rows": False, "pivot_results": True}]}).json()
+    assert (hand["cards"][0]["format_rows"], hand["cards"][0]["pivot_results"]) == (False, True)
+    kept = api.put(f"/api/pulse/{pulse['id']}", {"name": "renamed"}).json()
+    assert (kept["cards"][0]["format_rows"], kept["cards"][0]["pivot_results"]) == (False, True)
+    same = api.put(f"/api/pulse/{pulse['id']}", {"cards": [ref]}).json()
+    assert (same["cards"][0]["format_rows"], same["cards"][0]["pivot_results"]) == (True, False)
+
+
 def test_dashboard_update_renames_pulses_and_adds_new_cards(api: Api) -> None:
     a, b = api.card(name="A"), api.card(name="B")
     dash = _put(api, _dashboard(api)["id"], {"tabs": [], "dashcards": [_cell(-1, a["id"], 0)]})
