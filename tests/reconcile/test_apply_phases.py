@@ -9,7 +9,7 @@ not even looked up), and the error says how many changes were done, failed and n
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from metabase_guard.errors import ApplyError
 from metabase_guard.reconcile.apply import apply_plan
 from metabase_guard.reconcile.plan import Change
 from metabase_guard.sandbox import DEMO_SEED
-from metabase_guard.sandbox.app import SandboxResponse
-from metabase_guard.sandbox.pytest_plugin import MountedSandbox
+from metabase_guard.sandbox.app import Sandbox, SandboxResponse
+from metabase_guard.sandbox.server import SandboxServer, serve
 
 REPO = Path(__file__).resolve().parents[2]
 DECLARED = [REPO / "alerts" / "recommender.yaml", REPO / "alerts" / "pipelines.yaml"]
@@ -34,24 +34,25 @@ ORDER = {"collection": 0, "card": 1, "alert": 2, "dashboard": 3, "subscription":
 
 
 @pytest.fixture
-def mb(metabase_sandbox_factory: Callable[..., MountedSandbox]) -> MountedSandbox:
-    """A demo-seeded sandbox."""
-    return metabase_sandbox_factory(seed=DEMO_SEED)
+def mb() -> Iterator[SandboxServer]:
+    """A demo-seeded sandbox on a threaded server (requests can be held side by side)."""
+    with serve(Sandbox(seed=DEMO_SEED)) as server:
+        yield server
 
 
 @pytest.fixture
-def client(mb: MountedSandbox) -> Iterator[MetabaseClient]:
+def client(mb: SandboxServer) -> Iterator[MetabaseClient]:
     """A client of ``mb``'s admin key, with fast retries."""
     with MetabaseClient(mb.url, api_key=mb.api_key, retry=FAST) as c:
         yield c
 
 
-def _routes(mb: MountedSandbox) -> list[tuple[str, str | None]]:
+def _routes(mb: SandboxServer) -> list[tuple[str, str | None]]:
     return [(r.method, r.route) for r in mb.sandbox.requests]
 
 
 def test_kinds_are_written_in_order_each_after_its_look_up_and_every_request_is_counted(
-        mb: MountedSandbox, client: MetabaseClient) -> None:
+        mb: SandboxServer, client: MetabaseClient) -> None:
     result = engine.plan(engine.load(DECLARED), client)
     events: list[tuple[str, str]] = []
     mb.sandbox.reset_log()
@@ -76,7 +77,7 @@ def test_kinds_are_written_in_order_each_after_its_look_up_and_every_request_is_
 
 
 def test_deletes_come_after_every_write_alerts_before_their_cards(
-        mb: MountedSandbox, client: MetabaseClient, tmp_path: Path) -> None:
+        mb: SandboxServer, client: MetabaseClient, tmp_path: Path) -> None:
     assert engine.apply(engine.plan(engine.load(DECLARED), client), client).ok
     # the pipeline questions go (cards archived), and so do the weekly alert and the
     # dashboard's subscriptions; a query changes (an update before every delete)
@@ -115,7 +116,7 @@ def _questions(count: int) -> str:
 
 
 def test_the_first_failure_lets_writes_in_flight_finish_and_starts_no_other(
-        mb: MountedSandbox, client: MetabaseClient, tmp_path: Path,
+        mb: SandboxServer, client: MetabaseClient, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     # 13 card creates, one more than the default pool of 12: the first POST to arrive is
     # refused once all 12 are in flight, and the other 11 are held until the failure is
