@@ -33,13 +33,13 @@ DECLARED = [REPO / "alerts" / "recommender.yaml", REPO / "alerts" / "pipelines.y
 FAST = RetryPolicy(attempts=2, initial_wait=0.01, max_wait=0.01)
 DS_KEY = "mb_ds_key"
 #: a bound on waiting for a read ahead, so that a broken one fails instead of hanging the run
-NEVER = 60
+NEVER = 20
 
 
 def _seed() -> dict[str, Any]:
     seed = dict(load_seed(DEMO_SEED))
     seed["users"] = [dict(u, api_key=DS_KEY) if u["email"] == "ds@example.com" else u
-                     for u in seed["users"]]
+                     for u in seed["users"]] + [{"email": "gone@example.com", "active": False}]
     return seed
 
 
@@ -122,7 +122,8 @@ def test_the_snapshot_holds_the_instance_in_its_fixed_requests(mb: MountedSandbo
     assert len(live.notifications) == len(store.all("notifications")) > 0
     assert [d.name for d in live.databases] == ["Warehouse"]
     assert {u.email for u in live.users} >= {"pm@example.com", "ds@example.com",
-                                             "admin@example.com"}
+                                             "admin@example.com", "gone@example.com"}
+    assert [u.is_active for u in live.users if u.email == "gone@example.com"] == [False]
     assert {g.name for g in live.groups} >= {"Data team", "All Users"}
     assert [w.name for w in live.webhooks] == ["pagerduty"]
     assert (live.email_configured, live.slack_configured, live.mbql5) == (True, True, True)
@@ -152,12 +153,16 @@ def test_archived_cards_are_apart_and_unmarked_cards_are_kept_by_name_and_place(
     managed = read_live(client).managed_cards()
     gone = managed.pop("daily-recommendations")
     client.cards.archive(gone.id)
-    plain = _http(mb, "POST", "/api/card", {
-        "name": "By hand", "display": "table", "visualization_settings": {"k": 1},
+    plain, binned = (_http(mb, "POST", "/api/card", {
+        "name": name, "display": "table", "visualization_settings": {"k": 1},
         "dataset_query": {"database": 1, "type": "native", "native": {"query": "SELECT 1"}}})
+        for name in ("By hand", "Binned by hand"))
+    client.cards.archive(binned["id"])
     live = read_live(client)
     assert gone.id not in [c.id for c in live.cards]
-    assert [c.id for c in live.archived_cards] == [gone.id]
+    assert sorted(c.id for c in live.archived_cards) == [gone.id, binned["id"]]
+    [binned_row] = [c for c in live.archived_cards if c.id == binned["id"]]
+    assert binned_row.visualization_settings == {}  # archived and unmarked: a slim row too
     assert live.archived_managed_cards()["daily-recommendations"].dataset_query  # whole
     [by_hand] = [c for c in live.cards if c.id == plain["id"]]
     assert (by_hand.name, by_hand.visualization_settings) == ("By hand", {})  # a slim row
@@ -177,6 +182,20 @@ def test_only_card_alerts_are_in_the_snapshot(mb: MountedSandbox, client: Metaba
     assert {n.payload_type for n in after} == {"notification/card"}
 
 
+def test_inactive_alerts_and_renamed_slack_channels_are_in_the_snapshot(
+        mb: MountedSandbox, client: MetabaseClient) -> None:
+    _applied(client)
+    [first, *_] = sorted(read_live(client).notifications, key=lambda n: n.id)
+    client.notifications.set_active(first.id, False)
+    store = mb.sandbox.store
+    store.slack_channels = [("#ml-ops" if c == "#ml-alerts" else c) for c in store.slack_channels]
+    store.slack_ids["#ml-ops"] = store.slack_ids.pop("#ml-alerts")
+    live = read_live(client)
+    assert [n.active for n in live.notifications if n.id == first.id] == [False]
+    assert live.slack_renames == {"#ml-alerts": "#ml-ops"}
+    assert live.slack_ids["#ml-ops"] == store.slack_ids["#ml-ops"]
+
+
 # -- what the credentials may not read ---------------------------------------------------------
 
 WORDS = ("the credentials may not list {0}; names in the declarations that refer to {0} cannot "
@@ -192,9 +211,11 @@ def test_lists_the_credentials_may_not_read_are_warnings_and_empty(
     assert (live.users, live.groups, live.webhooks, live.slack_channels) == ([], [], [], ())
     assert live.unreadable == {"users", "groups", "webhook channels", "delivery channels"}
     assert live.email_configured  # from the session properties
-    assert [w for w in live.warnings if w.startswith("the credentials")] == sorted(
+    [slack_note] = [w for w in live.warnings if not w.startswith("the credentials")]
+    assert "hides the Slack channel list" in slack_note  # the form said nothing of Slack
+    assert live.warnings == sorted([slack_note, *(
         WORDS.format(what) for what in ("users", "groups", "webhook channels",
-                                        "delivery channels"))
+                                        "delivery channels"))])
 
 
 def test_subscriptions_the_credentials_may_not_read_are_a_warning(
