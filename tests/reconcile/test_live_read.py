@@ -295,6 +295,13 @@ def test_a_newer_instance_and_a_renamed_slack_channel_are_in_the_snapshot(
     assert len(live.warnings) == 1 and "newer than the newest version" in live.warnings[0]
 
 
+def test_an_instance_before_mbql_5_is_read_as_legacy_mbql(
+        metabase_sandbox_factory: Callable[..., MountedSandbox]) -> None:
+    mb = metabase_sandbox_factory(seed={**_seed(), "version": "v0.56.3"})
+    with MetabaseClient(mb.url, api_key=mb.api_key, retry=FAST) as client:
+        assert read_live(client).mbql5 is False
+
+
 # -- dashboards -------------------------------------------------------------------------------
 
 def _dashboard(mb: MountedSandbox, name: str, key: str | None = None,
@@ -319,6 +326,8 @@ def test_archived_dashboards_are_read_only_when_a_key_has_no_claimant_of_ours(
     live = read_live(client)
     assert not archived_read() and live.archived_dashboards == []
     assert [d.name for d in live.dashboards] == ["Not managed"] and not live.dashboards[0].dashcards
+    # a dashboard not ours is kept as its list row: no GET of it whole
+    assert [p for p in _gets(mb) if p.startswith("/api/dashboard/")] == []
     assert "/api/pulse" not in _gets(mb)  # no managed dashboard: no subscription can matter
 
     _applied(client)  # ours: recommender-health
