@@ -19,7 +19,9 @@ An update sends ``cards`` only when the plan changes them (never on a dashboard 
 hand-made tabs): Metabase leaves the cards of a PUT without them alone, while cards sent are
 written anew with ``card->ref``'s defaults (src/metabase/pulse/models/pulse.clj,
 ``update-notification!``), so the ``format_rows`` and ``pivot_results`` of the live cards, set
-in the UI and not declared, are sent back as found.
+in the UI and not declared, are sent back as found. The cards' order is not compared: Metabase
+renders a dashboard subscription in the dashboard's order and takes from its cards only each
+one's attachment settings (src/metabase/channel/impl/email.clj, ``assoc-attachment-booleans``).
 A dashboard that is pruned takes its pulses with it, so they are not retired here.
 """
 
