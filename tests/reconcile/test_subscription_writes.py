@@ -114,8 +114,9 @@ def test_an_update_sends_cards_only_to_change_them_and_keeps_their_formatting_se
     tmp_path: Path,
 ) -> None:
     """``format_rows`` and ``pivot_results`` are not declared: a schedule change sends no
-    cards, and adding a question sends the live cards back with their values as found, where
-    Metabase would otherwise write its defaults (true, false) over them."""
+    cards, and a change of cards sends the live ones back with their values as found, where
+    Metabase would otherwise write its defaults (true, false) over them. (A question added to
+    the dashboard is added to its subscriptions by Metabase itself, with the defaults.)"""
     sb = Recording(pm_seed())
     with _applied(sb, tmp_path, dashboard_yaml(ONE)) as (client, _, dash_id, cards):
         (email,) = [p for p in client.pulses.list(dashboard_id=dash_id)
@@ -146,6 +147,16 @@ def test_an_update_sends_cards_only_to_change_them_and_keeps_their_formatting_se
         assert len(sent) == 2 and all("cards" in body for body in sent)
         assert formatting() == {weekly: (False, True), daily: (True, False)}
         assert engine.plan(engine.load(_write(tmp_path, more)), client).plan.is_empty
+
+        # a card taken off the e-mail by hand comes back with Metabase's defaults, while the
+        # card that stayed keeps what was set on it
+        client.pulses.update(email.id, {
+            "cards": [{**_ref(client, dash_id, weekly), "format_rows": False,
+                       "pivot_results": True}],
+            "archived": False, "skip_if_empty": False})
+        assert formatting() == {weekly: (False, True)}
+        _plan_apply(_write(tmp_path, more), client)
+        assert formatting() == {weekly: (False, True), daily: (True, False)}
 
 def _ops_body(dash_id: int, refs: list[dict[str, Any]]) -> dict[str, Any]:
     """The POST of the TO_OPS subscription on the recommender dashboard."""
