@@ -185,9 +185,9 @@ class Request:
 def json_copy(value: T) -> T:
     """A copy of a stored JSON value (dicts, lists, scalars) that shares nothing mutable with it.
 
-    What ``copy.deepcopy`` gives for these values, three to four times faster: it keeps no memo
-    (stored rows hold no cycles and no shared parts that must stay shared). Hydrating the alert
-    list copies every alert's card through this.
+    What ``copy.deepcopy`` gives for these values, 2.4 times as fast on a stored card: it keeps
+    no memo (stored rows hold no cycles and no shared parts that must stay shared). Hydrating
+    the alert list copies every alert's card through this.
     """
     if isinstance(value, dict):
         return {k: json_copy(v) for k, v in value.items()}  # type: ignore[return-value]
