@@ -217,8 +217,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="port to listen on (default 3000; 0 picks a free one)")
     p.add_argument("--api-key", default="mb_sandbox_admin_key",
                    help="the admin API key the sandbox accepts (default mb_sandbox_admin_key)")
-    p.add_argument("--version-tag", default="v0.61.2",
-                   help="the Metabase version the sandbox reports (default v0.61.2)")
+    p.add_argument("--version-tag", default=None,
+                   help="the Metabase version the sandbox reports and emulates (default "
+                        "v0.61.2, or the seed's version); given, it wins over the seed's")
     p.add_argument("--seed", help="YAML seed file, or 'demo' for the seed of the demo and "
                                   "docs/getting-started.md (default: the built-in seed)")
     return parser
@@ -639,10 +640,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``sandbox``: serve the Metabase emulator until interrupted."""
     from metabase_guard.sandbox import DEMO_SEED, run_foreground
+    from metabase_guard.sandbox.seed import load_seed
+    from metabase_guard.sandbox.store import parse_major
 
-    seed = DEMO_SEED if args.seed == "demo" else args.seed
+    tag: str | None = args.version_tag
+    if tag is not None and parse_major(tag) is None:
+        raise ConfigError(f"--version-tag {tag!r}: not a Metabase version tag; give one such "
+                          "as v0.61.2 or v1.61.2")
+    seed: dict[str, Any] | None = None
+    if args.seed:
+        try:
+            seed = load_seed(DEMO_SEED if args.seed == "demo" else args.seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if tag is not None:
+            seed["version"] = tag
     try:
-        return run_foreground(args.host, args.port, args.api_key, args.version_tag, seed)
+        return run_foreground(args.host, args.port, args.api_key, tag or "v0.61.2", seed)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise ConfigError(

@@ -269,6 +269,7 @@ class Subscriptions(Kind):
     """Dashboard subscriptions: written after the dashboards whose dashcards they name."""
 
     name = "subscription"
+    retired_as = "archive those subscriptions"
     depends_on = ("dashboard",)
 
     def resolve(self, decls: Declarations, live: LiveState, defaults: Defaults,
