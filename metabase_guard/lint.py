@@ -645,6 +645,21 @@ def lint_live(
                         "upgrade Metabase to 0.56 or newer, or drop once: true",
                     ))
 
+    for dash in decls.dashboards:
+        for index, sub in enumerate(dash.subscriptions):
+            for position, email in enumerate(sub.email):
+                address = str(email).lower()
+                close = ([] if address in active_users else
+                         difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85))
+                if close:
+                    out.append(_finding(
+                        decls, "warning", "recipient-typo", dash.key,
+                        f"subscriptions[{index}].email[{position}]",
+                        f"{address} is not a Metabase user, so it is sent to as written; "
+                        f"did you mean {close[0]}?",
+                        f"write {close[0]}, or keep {address} if it is meant", dashboard=True,
+                    ))
+
     replaced = _replaced_notifications(desired, live)
     cards = {c.id: c.name for c in (*live.cards, *live.archived_cards)}
     existing: list[_Scheduled] = []
