@@ -330,12 +330,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
     findings = lint_offline(declarations, strict=args.strict, engines=settings.engines)
+    notes = sql_notes(declarations, settings.engines)
     if args.verbose:
-        for note in sql_notes(declarations, settings.engines):
+        for note in notes:
             _err(note)
     if _report_findings(findings):
         return EXIT_ERROR
     lint = f"; lint: {count_by_severity(findings)}" if findings else ""
+    if notes and not args.verbose:
+        # SQL the lint cannot read is SQL nothing checked: say so, or OK reads as "all checked"
+        lint += (f"; the SQL rules skipped {len(notes)} question(s) (--verbose says why, "
+                 "check runs them)")
     boards = declarations.dashboards
     dashboards = (f", {len(boards)} dashboard(s) with "
                   f"{sum(len(d.subscriptions) for d in boards)} subscription(s)" if boards else "")

@@ -204,6 +204,25 @@ questions:
 """
 
 
+
+def test_validate_says_how_many_questions_the_sql_rules_could_not_read(env: Env,
+                                                                        tmp_path: Path) -> None:
+    """SQL sqlglot cannot parse passes (the engine may still run it), but OK must not read
+    as 'all checked': the line counts what the SQL rules skipped; --verbose names them."""
+    path = tmp_path / "alerts.yaml"
+    path.write_text(_QUESTION.replace("SELECT 1 AS n", "SELEC count(* FROM nowhere")
+                    .format(recipients="email: [ops@example.org]"), encoding="utf-8")
+    result = env.run("validate", str(path))
+    assert result.code == 0, result.err
+    assert result.err == ("OK: 1 question(s) with 1 alert(s) in 1 file(s); the SQL rules "
+                          "skipped 1 question(s) (--verbose says why, check runs them).\n")
+    verbose = env.run("validate", "--verbose", str(path))
+    assert verbose.code == 0
+    assert verbose.err.startswith(f"{path}:5: x: SQL rules skipped: sqlglot cannot parse it")
+    assert verbose.err.endswith("OK: 1 question(s) with 1 alert(s) in 1 file(s).\n")
+    clean = env.run("validate", str(env.alerts))
+    assert clean.code == 0 and "skipped" not in clean.err
+
 @pytest.mark.parametrize(("recipients", "field", "message"), [
     ("email: [Ops@example.org, ops@example.org]", "email[1]",
      "'ops@example.org' is listed twice (as 'Ops@example.org'"),
