@@ -217,8 +217,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="port to listen on (default 3000; 0 picks a free one)")
     p.add_argument("--api-key", default="mb_sandbox_admin_key",
                    help="the admin API key the sandbox accepts (default mb_sandbox_admin_key)")
-    p.add_argument("--version-tag", default="v0.61.2",
-                   help="the Metabase version the sandbox reports (default v0.61.2)")
+    p.add_argument("--version-tag", default=None,
+                   help="the Metabase version the sandbox reports and emulates (default "
+                        "v0.61.2, or the seed's version); given, it wins over the seed's")
     p.add_argument("--seed", help="YAML seed file, or 'demo' for the seed of the demo and "
                                   "docs/getting-started.md (default: the built-in seed)")
     return parser
@@ -329,12 +330,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     count = len(declarations.questions)
     alerts = sum(len(q.alerts) for q in declarations.questions)
     findings = lint_offline(declarations, strict=args.strict, engines=settings.engines)
+    notes = sql_notes(declarations, settings.engines)
     if args.verbose:
-        for note in sql_notes(declarations, settings.engines):
+        for note in notes:
             _err(note)
     if _report_findings(findings):
         return EXIT_ERROR
     lint = f"; lint: {count_by_severity(findings)}" if findings else ""
+    if notes and not args.verbose:
+        # SQL the lint cannot read is SQL nothing checked: say so, or OK reads as "all checked"
+        lint += (f"; the SQL rules skipped {len(notes)} question(s) (--verbose says why, "
+                 "check runs them)")
     boards = declarations.dashboards
     dashboards = (f", {len(boards)} dashboard(s) with "
                   f"{sum(len(d.subscriptions) for d in boards)} subscription(s)" if boards else "")
@@ -639,10 +645,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``sandbox``: serve the Metabase emulator until interrupted."""
     from metabase_guard.sandbox import DEMO_SEED, run_foreground
+    from metabase_guard.sandbox.seed import load_seed
+    from metabase_guard.sandbox.store import parse_major
 
-    seed = DEMO_SEED if args.seed == "demo" else args.seed
+    tag: str | None = args.version_tag
+    if tag is not None and parse_major(tag) is None:
+        raise ConfigError(f"--version-tag {tag!r}: not a Metabase version tag; give one such "
+                          "as v0.61.2 or v1.61.2")
+    seed: dict[str, Any] | None = None
+    if args.seed:
+        try:
+            seed = load_seed(DEMO_SEED if args.seed == "demo" else args.seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if tag is not None:
+            seed["version"] = tag
     try:
-        return run_foreground(args.host, args.port, args.api_key, args.version_tag, seed)
+        return run_foreground(args.host, args.port, args.api_key, tag or "v0.61.2", seed)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise ConfigError(

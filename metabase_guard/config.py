@@ -285,9 +285,14 @@ def resolve_settings(
     target_layer: dict[str, Any] = {}
     if target is not None:
         if target not in parsed.targets:
+            if config_file is None:
+                raise ConfigError(
+                    f"unknown target {target!r}: targets are defined in a config file, and "
+                    f"there is none ({DEFAULT_CONFIG} not found in {os.getcwd()}; --config "
+                    "names another)")
             defined = ", ".join(sorted(parsed.targets)) or "none"
-            where = config_file or f"no config file ({DEFAULT_CONFIG} not found)"
-            raise ConfigError(f"unknown target {target!r}; targets defined in {where}: {defined}")
+            raise ConfigError(
+                f"unknown target {target!r}; targets defined in {config_file}: {defined}")
         target_layer = _layer(parsed.targets[target], base_dir)
         engines = {**values.get("engines", {}), **target_layer.get("engines", {})}
         values.update(target_layer)

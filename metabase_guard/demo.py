@@ -92,7 +92,7 @@ def run_demo(paths: Sequence[str] | None = None, *, colour: bool = False) -> int
         old = target.visualization_settings["graph.goal_value"]
         settings = dict(target.visualization_settings, **{"graph.goal_value": old / 2})
         client.cards.update(target.id, {"visualization_settings": settings})
-        print(f"Card #{target.id} {target.name!r}: goal {old:g} -> {old / 2:g}")
+        print(f"Card {target.name!r}: goal {old:g} -> {old / 2:g}")
         drift = engine.plan(declarations, client)
         print(render_text(drift.plan, colour=colour), end="")
 

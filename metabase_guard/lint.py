@@ -661,7 +661,29 @@ def lint_live(
 
     if plan is not None:
         out.extend(_deleted_alert_findings(decls, plan))
+    out.extend(_subscription_typos(decls, active_users, user_emails))
     return _dedupe(out)
+
+
+def _subscription_typos(decls: Declarations, active_users: set[str], user_emails: list[str]
+                        ) -> list[Finding]:
+    """``recipient-typo`` for the addresses of dashboard subscriptions, as for alerts'."""
+    out: list[Finding] = []
+    for dash in decls.dashboards:
+        for index, sub in enumerate(dash.subscriptions):
+            for position, email in enumerate(sub.email):
+                address = str(email).lower()
+                close = ([] if address in active_users else
+                         difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85))
+                if close:
+                    out.append(_finding(
+                        decls, "warning", "recipient-typo", dash.key,
+                        f"subscriptions[{index}].email[{position}]",
+                        f"{address} is not a Metabase user, so it is sent to as written; "
+                        f"did you mean {close[0]}?",
+                        f"write {close[0]}, or keep {address} if it is meant", dashboard=True,
+                    ))
+    return out
 
 
 def _replaced_notifications(desired: Sequence[DesiredCard], live: LiveState) -> set[int]:

@@ -122,8 +122,11 @@ def test_unknown_target_lists_the_defined_ones(tmp_path: Path) -> None:
 
 def test_target_without_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match=r"unknown target 'staging'.*none"):
+    with pytest.raises(ConfigError) as raised:
         resolve_settings(config_path=None, target="staging", cli={}, environ={})
+    assert str(raised.value) == (
+        "unknown target 'staging': targets are defined in a config file, and there is none "
+        f"(metabase-guard.yaml not found in {tmp_path}; --config names another)")
 
 
 def test_environment_beats_the_file(tmp_path: Path) -> None:

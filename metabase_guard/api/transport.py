@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -159,10 +160,29 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_words(text: str) -> str | None:
+    """``an HTML page titled '...'`` for a body that is a web page, else None.
+
+    Metabase's API answers JSON or plain text; a page means the URL reaches another server
+    (a proxy's error page, a web server at the wrong port), whose markup is no use in an error.
+    """
+    if not text.lstrip().startswith("<"):
+        return None
+    title = _TITLE.search(text)
+    name = " ".join(title.group(1).split())[:_EXCERPT] if title else ""
+    return f"an HTML page titled {name!r}" if name else "an HTML page"
+
+
 def _message_of(body: Any) -> str:
     if body is None:  # _decode's empty body; json.dumps would print it as "null"
         return "(empty body)"
     if isinstance(body, str):
+        page = _html_words(body)
+        if page is not None:
+            return f"the server answered {page}, not Metabase's API"
         return body.strip()[:_EXCERPT] or "(empty body)"
     if isinstance(body, Mapping):
         for key in ("message", "error", "error_message"):
@@ -190,10 +210,12 @@ def error_from_response(
     if status == 403:
         return PermissionDeniedError(f"Permission denied: {message}", **kwargs)
     if status == 404:
-        if isinstance(body, str) and "API endpoint does not exist" in body:
+        page = _html_words(body) if isinstance(body, str) else None
+        if page is not None or (isinstance(body, str) and "API endpoint does not exist" in body):
+            answered = f": the server answered {page}" if page else ""
             return NotFoundError(
-                f"no such API endpoint: {method} {url} (is the Metabase URL right, with no "
-                "path after the host unless Metabase is served under one? or is this Metabase "
+                f"no such API endpoint{answered} (is the Metabase URL right, with no path "
+                "after the host unless Metabase is served under one? or is this Metabase "
                 "older than metabase-guard supports?)",
                 **kwargs,
             )

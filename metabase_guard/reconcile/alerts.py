@@ -418,6 +418,7 @@ class Alerts(Kind):
     """Card alerts: on the cards of ``cards.py``, written once those cards are."""
 
     name = "alert"
+    retired_as = "deactivate those alerts"
     depends_on = ("card",)
 
     def diff(self, desired: Desired, walk: PlanWalk) -> None:

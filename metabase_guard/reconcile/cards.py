@@ -423,6 +423,7 @@ class Cards(Kind):
     """Cards: written once their collections exist; their alerts come after them."""
 
     name = "card"
+    retired_as = "archive those cards"
     depends_on = ("collection",)
 
     def resolve(self, decls: Declarations, live: LiveState, defaults: Defaults,

@@ -87,6 +87,7 @@ class Collections(Kind):
     """Collections: created before anything is put in them, level by level, parents first."""
 
     name = "collection"
+    retired_as = "archive those collections"
 
     def batches(self, changes: list[Change]) -> list[list[Change]]:
         """One batch per depth, written concurrently: a child needs its parent's id.

@@ -299,6 +299,7 @@ class Dashboards(Kind):
     """Dashboards: after the cards they show; before the subscriptions that send them."""
 
     name = "dashboard"
+    retired_as = "archive those dashboards"
     depends_on = ("collection", "card")
     parallel = True
 

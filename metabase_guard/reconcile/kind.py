@@ -111,12 +111,14 @@ class Kind:
     ``name`` is the ``Change.kind`` of its changes; ``depends_on`` the kinds whose objects
     must exist before its own are written (``walk.KINDS`` is checked to honour it);
     ``parallel`` whether its creates and updates may be written concurrently (batch by
-    batch, see :meth:`batches`).
+    batch, see :meth:`batches`); ``retired_as`` what ``--prune`` does to its objects, in the
+    plan's note on objects no longer declared.
     """
 
     name: str = ""
     depends_on: tuple[str, ...] = ()
     parallel: bool = True
+    retired_as: str = ""
 
     def resolve(self, decls: Declarations, live: LiveState, defaults: Defaults,
                 problems: list[Problem], desired: Desired) -> Desired:

@@ -55,7 +55,8 @@ def with_moves(plan: Plan, live: LiveState, desired: Sequence[DesiredCard],
                moves: Sequence[tuple[str, str]]) -> Plan:
     """``plan`` (made on :func:`moved_live`) with the marker rewrite of each moved card.
 
-    ``live`` is the snapshot as read, where the card still carries its old key.
+    ``live`` is the snapshot as read, where the card still carries its old key. Refuses a
+    move whose new key the plan writes to another card than the one it re-keys.
     """
     pending = _pending(live, moves)
     if not pending:
@@ -71,6 +72,13 @@ def with_moves(plan: Plan, live: LiveState, desired: Sequence[DesiredCard],
         address = f"card {new}"
         index = next((i for i, c in enumerate(changes)
                       if c.kind == "card" and c.key == new), None)
+        if index is not None and changes[index].live_id != card_id:
+            raise ConfigError(
+                f"moved: {old!r} -> {new!r}: the plan writes {new!r} to card "
+                f"#{changes[index].live_id}, not to card #{card_id}, the card this move re-keys "
+                "(a second move to the same key, or the key's card restored from the Trash); "
+                "keep one move per key and no card of the new key in the Trash, then plan again"
+            )
         if index is None:
             changes.append(Change("update", "card", address, key=new, live_id=card_id,
                                   fields=(marker,), card=item))

@@ -15,10 +15,13 @@ The pulse's card references need the dashcard ids of the dashboard's question ca
 (metabase-dashboards.md 3.2): a new dashboard's are only known once it is written, so ``write``
 reads the dashboard back. Updates GET then PUT with ``archived`` and ``skip_if_empty``, which
 Metabase resets to false when left out (src/metabase/pulse/api/pulse.clj); prune archives.
-On a dashboard with hand-made tabs an update sends no ``cards``: Metabase then leaves the
-pulse's cards alone, while cards sent are written anew with ``card->ref``'s defaults, which
-would reset a ``format_rows`` or ``pivot_results`` set by hand
-(src/metabase/pulse/models/pulse.clj, ``update-notification!``).
+An update sends ``cards`` only when the plan changes them (never on a dashboard with
+hand-made tabs): Metabase leaves the cards of a PUT without them alone, while cards sent are
+written anew with ``card->ref``'s defaults (src/metabase/pulse/models/pulse.clj,
+``update-notification!``), so the ``format_rows`` and ``pivot_results`` of the live cards, set
+in the UI and not declared, are sent back as found. The cards' order is not compared: Metabase
+renders a dashboard subscription in the dashboard's order and takes from its cards only each
+one's attachment settings (src/metabase/channel/impl/email.clj, ``assoc-attachment-booleans``).
 A dashboard that is pruned takes its pulses with it, so they are not retired here.
 """
 
@@ -266,6 +269,7 @@ class Subscriptions(Kind):
     """Dashboard subscriptions: written after the dashboards whose dashcards they name."""
 
     name = "subscription"
+    retired_as = "archive those subscriptions"
     depends_on = ("dashboard",)
 
     def resolve(self, decls: Declarations, live: LiveState, defaults: Defaults,
@@ -383,9 +387,8 @@ class Subscriptions(Kind):
         dash = ctx.client.dashboards.get(dashboard_id)
         body: dict[str, Any] = {"name": dash.name, "channels": [sub.channel_body()],
                                 "skip_if_empty": sub.skip_if_empty}
-        if change.action == "create" or not sub.keep_cards:
-            body["cards"] = self._cards(sub, dash, ctx)
         if change.action == "create":
+            body["cards"] = self._cards(sub, dash, ctx)
             known = {p.id for p in ctx.live.pulses}
             me = ctx.live.me.id
 
@@ -405,6 +408,8 @@ class Subscriptions(Kind):
         pulse_id = change.live_id
         # GET first: Metabase resets an omitted archived to false, so it is carried over
         current = ctx.client.pulses.get(pulse_id)
+        if not sub.keep_cards and any(f.field == "cards" for f in change.fields):
+            body["cards"] = _carried(self._cards(sub, dash, ctx), current.cards)
         write_idempotent(lambda: ctx.client.pulses.update(
             pulse_id, {**body, "archived": current.archived}))
 
@@ -427,6 +432,26 @@ class Subscriptions(Kind):
             refs.append({"id": card_id, "dashboard_card_id": dashcards[card_id],
                          "include_csv": False, "include_xls": False})
         return refs
+
+
+#: What a card of a pulse has that declarations do not set, kept as found when cards are sent.
+_HAND_SET = ("format_rows", "pivot_results")
+
+
+def _carried(refs: list[dict[str, Any]], live: Sequence[dict[str, Any]]
+             ) -> list[dict[str, Any]]:
+    """``refs`` with each card's ``format_rows`` and ``pivot_results`` as the live pulse has them.
+
+    Metabase writes every card of a PUT with cards anew, an absent ``format_rows`` as true and
+    ``pivot_results`` as false (src/metabase/pulse/models/pulse.clj, ``card->ref``), so a
+    value set by hand would be reset by an update that only meant to add a card.
+    """
+    found = {ref.get("id"): ref for ref in live}
+    out = []
+    for ref in refs:
+        was = found.get(ref["id"], {})
+        out.append({**ref, **{k: was[k] for k in _HAND_SET if isinstance(was.get(k), bool)}})
+    return out
 
 
 KIND = Subscriptions()

@@ -67,9 +67,11 @@ def make_plan(
     for kind in reversed(KINDS):
         kind.retire(desired, walk)
     if walk.pending:
+        kinds = {c.kind for c in walk.pending}
+        verbs = " and ".join(k.retired_as for k in KINDS if k.name in kinds)
         walk.notes.append(
             f"{len(walk.pending)} managed object(s) are no longer declared; they are kept. "
-            "Run with --prune to archive those cards and deactivate those alerts."
+            f"Run with --prune to {verbs}."
         )
     return Plan.build(
         url=url,

@@ -13,6 +13,7 @@ from metabase_guard.sandbox.core import (
     Row,
     bad_request,
     forbidden,
+    json_copy,
     no_content,
     not_found,
     now_iso,
@@ -102,26 +103,26 @@ def hydrate(store: Store, notification: Row) -> Row:
     removes after every select. src/metabase/notification/db.clj selects
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
-    out = copy.deepcopy(notification)
+    out = json_copy(notification)
     out["creator"] = store.user_summary(store.get("users", notification["creator_id"]))
     payload = store.get("notification_cards", notification["payload_id"])
     if payload is not None:
-        payload = copy.deepcopy(payload)
+        payload = json_copy(payload)
         card = store.get("cards", payload["card_id"])
-        payload["card"] = copy.deepcopy(card) if card is not None else None
+        payload["card"] = json_copy(card) if card is not None else None
     out["payload"] = payload
     subs = [
-        copy.deepcopy(s)
+        json_copy(s)
         for s in _rows_of(store, "subscriptions", "notification_id", notification["id"])
     ]
     handlers = []
     for handler in _rows_of(store, "handlers", "notification_id", notification["id"]):
-        h = copy.deepcopy(handler)
-        h["channel"] = copy.deepcopy(store.get("channels", handler["channel_id"]))
+        h = json_copy(handler)
+        h["channel"] = json_copy(store.get("channels", handler["channel_id"]))
         h["template"] = None
         recipients = []
         for recipient in recipients_of(store, handler["id"]):
-            r = copy.deepcopy(recipient)
+            r = json_copy(recipient)
             if r["type"] == "notification-recipient/user":
                 user = store.get("users", r["user_id"])
                 r["user"] = store.user_summary(user) if user and user["is_active"] else None

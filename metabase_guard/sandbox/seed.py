@@ -77,7 +77,10 @@ def load_seed(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         except OSError as exc:
             raise ValueError(f"seed file {path}: {exc}") from exc
         except yaml.YAMLError as exc:
-            raise ValueError(f"seed file {path}: invalid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"seed file {where}: invalid YAML: {problem}") from exc
         if data is None:
             data = {}
     if not isinstance(data, dict):

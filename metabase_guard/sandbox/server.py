@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -110,7 +111,7 @@ def run_foreground(
     port: int = 3000,
     api_key: str = "mb_sandbox_admin_key",
     version_tag: str = "v0.61.2",
-    seed_path: str | Path | None = None,
+    seed_path: Mapping[str, Any] | str | Path | None = None,
 ) -> int:
     """Serve a new sandbox until Ctrl-C (the ``metabase-guard sandbox`` command); returns 0."""
     sandbox = Sandbox(version_tag=version_tag, api_key=api_key, seed=seed_path)

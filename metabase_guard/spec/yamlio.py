@@ -316,12 +316,26 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+#: What PyYAML's words usually mean in a hand-written file, added after them.
+_YAML_HINTS = (
+    ("mapping values are not allowed here",
+     "a line indented deeper than the one above it, or a value with ': ' in it that needs "
+     "quotes"),
+    ("expected <block end>",
+     "a line indented less or more than the lines of the same list or mapping"),
+    ("could not find expected ':'",
+     "a line with no 'key: value', or a value running over lines that needs quotes or |"),
+)
+
+
 def _yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or "invalid YAML"
     if "'\\t'" in problem:
         return "tab character: YAML must be indented with spaces"
     context = f"{exc.context}, " if exc.context else ""
-    return f"invalid YAML: {context}{problem}"
+    hint = next((f" (probably {words})" for found, words in _YAML_HINTS if found in problem),
+                "")
+    return f"invalid YAML: {context}{problem}{hint}"
 
 
 def _bad_character(exc: yaml.reader.ReaderError) -> str:

@@ -87,9 +87,35 @@ def test_a_missing_endpoint_is_told_in_full(httpserver: HTTPServer) -> None:
     error = _error(httpserver, 404, "API endpoint does not exist.", "text/plain")
     url = httpserver.url_for("/api/card")
     assert str(error) == (
-        f"no such API endpoint: GET {url} (is the Metabase URL right, with no path after the "
-        "host unless Metabase is served under one? or is this Metabase older than "
-        f"metabase-guard supports?) (GET {url})")
+        "no such API endpoint (is the Metabase URL right, with no path after the host unless "
+        "Metabase is served under one? or is this Metabase older than metabase-guard "
+        f"supports?) (GET {url})")
+
+
+PAGE = ("<!DOCTYPE HTML>\n<html lang=\"en\"><head><title>Error\n response</title></head>"
+        "<body><h1>Error response</h1><p>Error code: 404</p></body></html>\n")
+
+
+def test_a_web_page_where_the_api_should_be_is_named_not_dumped(httpserver: HTTPServer) -> None:
+    """Another web server at the URL (here Python's http.server page): its title, no markup."""
+    url = httpserver.url_for("/api/card")
+    error = _error(httpserver, 404, PAGE, "text/html")
+    assert type(error) is NotFoundError
+    assert str(error) == (
+        "no such API endpoint: the server answered an HTML page titled 'Error response' (is "
+        "the Metabase URL right, with no path after the host unless Metabase is served under "
+        f"one? or is this Metabase older than metabase-guard supports?) (GET {url})")
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    (PAGE.replace("404", "502"), "an HTML page titled 'Error response'"),
+    ("  <html><body>Bad gateway</body></html>", "an HTML page"),
+])
+def test_a_proxys_error_page_is_named_by_its_title(httpserver: HTTPServer, body: str,
+                                                   words: str) -> None:
+    error = _error(httpserver, 400, body, "text/html")
+    assert str(error) == (f"Metabase rejected the request (400): the server answered {words}, "
+                          f"not Metabase's API (GET {httpserver.url_for('/api/card')})")
 
 
 def test_the_rate_limit_error_keeps_where_it_happened(httpserver: HTTPServer) -> None:

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,45 @@ def test_sandbox_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> N
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
     assert BUG not in err
 
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("users: [{mail: x@example.com}]\n", "Error: seed users[0].mail: unknown key\n"),
+    ("users: [\n", "Error: seed file {path}:2: invalid YAML: expected the node content, "
+                   "but found '<stream end>'\n"),
+    (None, "Error: seed file {path}: [Errno 2] No such file or directory: '{path}'\n"),
+])
+def test_sandbox_with_a_bad_seed_says_what_is_wrong_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str | None, said: str,
+) -> None:
+    path = tmp_path / "seed.yaml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    code = cli.main(["sandbox", "--port", "0", "--seed", str(path)])
+    assert (code, capsys.readouterr().err) == (1, said.format(path=path))
+
+
+def test_sandbox_refuses_a_version_tag_it_cannot_read(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    code = cli.main(["sandbox", "--port", "0", "--version-tag", "banana"])
+    assert (code, capsys.readouterr().err) == (1, (
+        "Error: --version-tag 'banana': not a Metabase version tag; give one such as v0.61.2 "
+        "or v1.61.2\n"))
+
+
+def test_sandbox_version_tag_given_wins_over_the_seeds(tmp_path: Path) -> None:
+    """The demo seed pins v0.61.2; ``--version-tag`` on the command line is the newer word."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "metabase_guard", "sandbox", "--port", "0", "--seed", "demo",
+         "--version-tag", "v0.58.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env())
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" at ", 1)[1].strip()
+        with urllib.request.urlopen(f"{url}/api/session/properties", timeout=10) as answer:
+            assert json.load(answer)["version"]["tag"] == "v0.58.3"
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
 
 @pytest.mark.parametrize("out", ["missing-dir/p.json", "/dev/full"])
 def test_plan_out_that_cannot_be_written_is_a_clear_error(env: Env, tmp_path: Path,
@@ -163,6 +203,25 @@ questions:
         {recipients}
 """
 
+
+
+def test_validate_says_how_many_questions_the_sql_rules_could_not_read(env: Env,
+                                                                        tmp_path: Path) -> None:
+    """SQL sqlglot cannot parse passes (the engine may still run it), but OK must not read
+    as 'all checked': the line counts what the SQL rules skipped; --verbose names them."""
+    path = tmp_path / "alerts.yaml"
+    path.write_text(_QUESTION.replace("SELECT 1 AS n", "SELEC count(* FROM nowhere")
+                    .format(recipients="email: [ops@example.org]"), encoding="utf-8")
+    result = env.run("validate", str(path))
+    assert result.code == 0, result.err
+    assert result.err == ("OK: 1 question(s) with 1 alert(s) in 1 file(s); the SQL rules "
+                          "skipped 1 question(s) (--verbose says why, check runs them).\n")
+    verbose = env.run("validate", "--verbose", str(path))
+    assert verbose.code == 0
+    assert verbose.err.startswith(f"{path}:5: x: SQL rules skipped: sqlglot cannot parse it")
+    assert verbose.err.endswith("OK: 1 question(s) with 1 alert(s) in 1 file(s).\n")
+    clean = env.run("validate", str(env.alerts))
+    assert clean.code == 0 and "skipped" not in clean.err
 
 @pytest.mark.parametrize(("recipients", "field", "message"), [
     ("email: [Ops@example.org, ops@example.org]", "email[1]",

@@ -109,6 +109,55 @@ def test_on_hand_made_tabs_an_update_sends_no_cards_so_attachment_settings_stay(
         assert engine.plan(engine.load(_write(tmp_path, moved)), client).plan.is_empty
 
 
+
+def test_an_update_sends_cards_only_to_change_them_and_keeps_their_formatting_set_by_hand(
+    tmp_path: Path,
+) -> None:
+    """``format_rows`` and ``pivot_results`` are not declared: a schedule change sends no
+    cards, and a change of cards sends the live ones back with their values as found, where
+    Metabase would otherwise write its defaults (true, false) over them. (A question added to
+    the dashboard is added to its subscriptions by Metabase itself, with the defaults.)"""
+    sb = Recording(pm_seed())
+    with _applied(sb, tmp_path, dashboard_yaml(ONE)) as (client, _, dash_id, cards):
+        (email,) = [p for p in client.pulses.list(dashboard_id=dash_id)
+                    if p.channels[0].channel_type == "email"]
+        weekly, daily = cards["weekly-recommendations"], cards["daily-recommendations"]
+        client.pulses.update(email.id, {  # in the UI: raw values, pivoted export
+            "cards": [{**_ref(client, dash_id, weekly), "format_rows": False,
+                       "pivot_results": True}],
+            "archived": False, "skip_if_empty": False})
+
+        def formatting() -> dict[int, tuple[bool, bool]]:
+            return {r["id"]: (r["format_rows"], r["pivot_results"])
+                    for r in client.pulses.get(email.id).cards}
+
+        later = dashboard_yaml(ONE).replace('on: monday, at: "08:00"', 'on: tuesday, at: "09:00"')
+        mark = len(sb.writes)
+        _plan_apply(_write(tmp_path, later), client)
+        sent = _bodies(sb, mark, "PUT", "/api/pulse/")
+        assert len(sent) == 2 and not any("cards" in body for body in sent)
+        assert formatting() == {weekly: (False, True)}
+
+        more = later.replace(ONE, BOTH, 1)
+        mark = len(sb.writes)
+        result = _plan_apply(_write(tmp_path, more), client)
+        assert {f.field for c in result.plan.changes if c.kind == "subscription"
+                for f in c.fields} == {"cards"}
+        sent = _bodies(sb, mark, "PUT", "/api/pulse/")
+        assert len(sent) == 2 and all("cards" in body for body in sent)
+        assert formatting() == {weekly: (False, True), daily: (True, False)}
+        assert engine.plan(engine.load(_write(tmp_path, more)), client).plan.is_empty
+
+        # a card taken off the e-mail by hand comes back with Metabase's defaults, while the
+        # card that stayed keeps what was set on it
+        client.pulses.update(email.id, {
+            "cards": [{**_ref(client, dash_id, weekly), "format_rows": False,
+                       "pivot_results": True}],
+            "archived": False, "skip_if_empty": False})
+        assert formatting() == {weekly: (False, True)}
+        _plan_apply(_write(tmp_path, more), client)
+        assert formatting() == {weekly: (False, True), daily: (True, False)}
+
 def _ops_body(dash_id: int, refs: list[dict[str, Any]]) -> dict[str, Any]:
     """The POST of the TO_OPS subscription on the recommender dashboard."""
     channel = {"channel_type": "email", "enabled": True, "schedule_type": "daily",
@@ -161,14 +210,21 @@ def test_on_hand_made_tabs_a_question_taken_off_after_plan_is_skipped_not_the_re
 def test_a_question_taken_off_the_dashboard_after_plan_fails_the_subscription_write(
     tmp_path: Path,
 ) -> None:
+    """The plan puts back a card taken off the e-mail by hand; by apply, the question is off
+    the dashboard too, so the PUT cannot attach it: the write fails and nothing changes."""
     sb = _sandbox()
     with _applied(sb, tmp_path) as (client, pm, dash_id, cards):
-        daily = cards["daily-recommendations"]
+        weekly, daily = cards["weekly-recommendations"], cards["daily-recommendations"]
+        (email,) = [p for p in client.pulses.list(dashboard_id=dash_id)
+                    if p.channels[0].channel_type == "email"]
+        client.pulses.update(email.id, {"cards": [_ref(client, dash_id, weekly)],
+                                        "archived": False, "skip_if_empty": False})
         later = dashboard_yaml(subscriptions=SUBSCRIPTIONS.replace(
             'at: "08:00"}\n        email', 'at: "10:00"}\n        email'))
         planned = engine.plan(engine.load(_write(tmp_path, later)), client)
-        assert [(c.action, c.address) for c in planned.plan.changes] == [
-            ("update", "subscription recommender-health email")]
+        assert [(c.action, c.address, [f.field for f in c.fields])
+                for c in planned.plan.changes] == [
+            ("update", "subscription recommender-health email", ["schedule", "cards"])]
         pm.dashboards.update(dash_id, {"tabs": [], "dashcards": [
             c for c in _cells(client, dash_id) if c["card_id"] != daily]})
         before = [p.model_dump() for p in client.pulses.list(dashboard_id=dash_id)]

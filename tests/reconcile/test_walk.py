@@ -7,10 +7,12 @@ import dataclasses
 
 import pytest
 
+from metabase_guard.api.models import Card
 from metabase_guard.errors import ResolveError
 from metabase_guard.reconcile import walk
 from metabase_guard.spec.loader import load_text
-from tests.reconcile.test_plan_pure import live_state, managed_card
+from tests.reconcile.test_dashboard_words import _dash
+from tests.reconcile.test_plan_pure import live_state, managed_alert, managed_card
 
 MISSES = """
 questions:
@@ -33,7 +35,7 @@ questions:
 """
 
 KEPT = ("1 managed object(s) are no longer declared; they are kept. Run with --prune to archive "
-        "those cards and deactivate those alerts.")
+        "those cards.")
 
 
 def test_resolve_reports_every_miss_of_every_kind_at_once() -> None:
@@ -58,3 +60,18 @@ def test_an_undeclared_managed_card_is_kept_unless_prune_is_asked_for() -> None:
     assert pruned.prune is True
     assert [(c.action, c.kind, c.live_id) for c in pruned.changes] == [("delete", "card", 10)]
     assert pruned.notes == ("the snapshot's own warning",)
+
+
+@pytest.mark.parametrize(("cards", "words"), [
+    ([], "archive those dashboards"),
+    ([managed_card()], "archive those cards and archive those dashboards"),
+])
+def test_the_note_on_undeclared_objects_names_what_prune_would_do_to_each_kind(
+    cards: list[Card], words: str,
+) -> None:
+    """A card's alerts go with it (Metabase deletes them), so only kinds left say a verb."""
+    live = dataclasses.replace(live_state(cards=cards, notifications=[managed_alert()]),
+                               dashboards=[_dash(30)])
+    kept = walk.make_plan([], live, url="http://mb")
+    assert kept.notes == (f"{len(cards) + 1} managed object(s) are no longer declared; they "
+                          f"are kept. Run with --prune to {words}.",)

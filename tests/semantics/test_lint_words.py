@@ -318,6 +318,25 @@ def test_a_typo_outside_the_allow_list_is_both_a_typo_and_not_allowed() -> None:
     ]
 
 
+
+def test_a_typo_in_a_subscriptions_address_is_the_same_warning_at_its_line() -> None:
+    """pm@exmaple.com near pm@example.com; ds@example.com (a user, any case) and a stranger's
+    address far from every user say nothing; the allow-list is not checked for subscriptions."""
+    text = ("questions:\n  - key: q\n    name: Q\n    database: Warehouse\n"
+            "    sql: SELECT 1 AS n\n"
+            "dashboards:\n  - key: d\n    name: D\n    cards: [q]\n    subscriptions:\n"
+            "      - schedule: {every: week, on: monday, at: '08:00'}\n"
+            "        email:\n          - DS@example.com\n          - ops@elsewhere.org\n"
+            "      - schedule: {every: day, at: '07:00'}\n"
+            "        email:\n          - pm@exmaple.com\n")
+    declared = load_text(text, "alerts/d.yaml")
+    live = live_state()
+    found = lint_live(declared, resolve(declared, live), live, allowed_domains="example.com")
+    assert found == [Finding(
+        "warning", "recipient-typo", "alerts/d.yaml", 17, "subscriptions[1].email[0]",
+        "pm@exmaple.com is not a Metabase user, so it is sent to as written; did you mean "
+        "pm@example.com?", "write pm@example.com, or keep pm@exmaple.com if it is meant", "d")]
+
 @pytest.mark.parametrize("version", ["v0.54.1", "v0.55.4"])
 def test_once_deactivates_early_word_for_word(version: str) -> None:
     declared = load_text(RAW.replace("email: [pm@example.com, outsider@example.org]",
