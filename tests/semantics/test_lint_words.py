@@ -320,13 +320,14 @@ def test_a_typo_outside_the_allow_list_is_both_a_typo_and_not_allowed() -> None:
 
 
 def test_a_typo_in_a_subscriptions_address_is_the_same_warning_at_its_line() -> None:
-    """pm@exmaple.com near pm@example.com; ds@example.com (a user, any case) and a stranger's
-    address far from every user say nothing; the allow-list is not checked for subscriptions."""
+    """pm@exmaple.com near pm@example.com; ds@example.com (a user, any case) and
+    data@example.org (0.73 like ds@example.com, under the 0.85 cutoff) say nothing; the
+    allow-list is not checked for subscriptions."""
     text = ("questions:\n  - key: q\n    name: Q\n    database: Warehouse\n"
             "    sql: SELECT 1 AS n\n"
             "dashboards:\n  - key: d\n    name: D\n    cards: [q]\n    subscriptions:\n"
             "      - schedule: {every: week, on: monday, at: '08:00'}\n"
-            "        email:\n          - DS@example.com\n          - ops@elsewhere.org\n"
+            "        email:\n          - DS@example.com\n          - data@example.org\n"
             "      - schedule: {every: day, at: '07:00'}\n"
             "        email:\n          - pm@exmaple.com\n")
     declared = load_text(text, "alerts/d.yaml")
