@@ -100,9 +100,14 @@ def test_metabase_cli_accepts_every_sandbox_answer(mb: Mb) -> None:
     login = mb("auth", "login", "--url", mb.server.url)
     assert login["authenticated"] is True
 
+    # The sandbox's collection and setting answers have no version gate (sandbox/collections.py,
+    # the settings of sandbox/misc.py), so their reads are judged once, at the newest version:
+    # each `mb` call is most of a second of node CPU
+    newest = mb.server.sandbox.version_tag == VERSIONS[-1]
     collection = mb("collection", "create", body={"name": "Contract"})
-    assert mb("collection", "get", str(collection["id"]))["name"] == "Contract"
-    assert any(c["id"] == collection["id"] for c in mb("collection", "list")["data"])
+    if newest:
+        assert mb("collection", "get", str(collection["id"]))["name"] == "Contract"
+        assert any(c["id"] == collection["id"] for c in mb("collection", "list")["data"])
 
     card = mb("card", "create", body={
         "name": "Nightly rows", "display": "line", "collection_id": collection["id"],
@@ -136,9 +141,11 @@ def test_metabase_cli_accepts_every_sandbox_answer(mb: Mb) -> None:
     assert updated["payload"]["send_condition"] == "has_result"
     assert mb("alert", "archive", alert_id)["active"] is False
 
-    assert mb("setting", "set", "report-timezone", '"Europe/Berlin"')["value"] == "Europe/Berlin"
-    assert mb("setting", "get", "report-timezone")["value"] == "Europe/Berlin"
-    assert any(s["key"] == "site-url" for s in mb("setting", "list")["data"])
+    if newest:
+        assert mb("setting", "set", "report-timezone", '"Europe/Berlin"')["value"] == (
+            "Europe/Berlin")
+        assert mb("setting", "get", "report-timezone")["value"] == "Europe/Berlin"
+        assert any(s["key"] == "site-url" for s in mb("setting", "list")["data"])
 
     assert mb("card", "archive", str(card["id"]))["archived"] is True
 
