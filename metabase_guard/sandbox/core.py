@@ -182,7 +182,7 @@ class Request:
         return int(self.params[name])
 
 
-def json_copy(value: T) -> T:
+def json_copy(value: Any) -> Any:
     """A copy of a stored JSON value (dicts, lists, scalars) that shares nothing mutable with it.
 
     What ``copy.deepcopy`` gives for these values, 2.4 times as fast on a stored card: it keeps
@@ -190,11 +190,9 @@ def json_copy(value: T) -> T:
     the alert list copies every alert's card through this.
     """
     if isinstance(value, dict):
-        return {k: json_copy(v) for k, v in value.items()}  # type: ignore[return-value]
+        return {k: json_copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [json_copy(v) for v in value]  # type: ignore[return-value]
-    if isinstance(value, tuple):
-        return tuple(json_copy(v) for v in value)  # type: ignore[return-value]
+        return [json_copy(v) for v in value]
     return value
 
 

@@ -103,7 +103,7 @@ def hydrate(store: Store, notification: Row) -> Row:
     removes after every select. src/metabase/notification/db.clj selects
     without ORDER BY, so the sandbox shuffles every list to keep clients honest.
     """
-    out = json_copy(notification)
+    out: Row = json_copy(notification)
     out["creator"] = store.user_summary(store.get("users", notification["creator_id"]))
     payload = store.get("notification_cards", notification["payload_id"])
     if payload is not None:
