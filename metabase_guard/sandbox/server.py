@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from metabase_guard.sandbox.app import Sandbox
+from metabase_guard.sandbox.store import parse_major
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,6 +120,11 @@ def run_foreground(
     bound = int(server.server_address[1])
     print(f"Metabase sandbox at http://{host}:{bound}", flush=True)
     print(f"API key: {api_key}", flush=True)
+    # a dev build's tag (vLOCAL_DEV) names no release: the newest emulated API answers
+    named = parse_major(sandbox.version_tag) is not None
+    print(f"Version: {sandbox.version_tag}" + (
+        "" if named else f" (names no release: answers as Metabase 0.{sandbox.major})"),
+        flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
