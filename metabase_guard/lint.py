@@ -611,15 +611,9 @@ def lint_live(
                     continue
                 path = (f"alerts[{alert.index}].email[{declared.index(address)}]"
                         if address in declared else f"alerts[{alert.index}]")
-                near = difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85)
-                if near:
-                    # a typo'd recipient is a check that never reaches the person it is for
-                    out.append(_finding(
-                        decls, "warning", "recipient-typo", item.key, path,
-                        f"{address} is not a Metabase user, so it is sent to as written; "
-                        f"did you mean {near[0]}?",
-                        f"write {near[0]}, or keep {address} if it is meant",
-                    ))
+                typo = _recipient_typo(decls, item.key, path, address, user_emails)
+                if typo is not None:
+                    out.append(typo)
                 if domains is None:
                     continue
                 domain = address.rsplit("@", 1)[-1].lower()
@@ -665,6 +659,19 @@ def lint_live(
     return _dedupe(out)
 
 
+def _recipient_typo(decls: Declarations, key: str, path: str, address: str,
+                    user_emails: list[str], *, dashboard: bool = False) -> Finding | None:
+    """``recipient-typo`` when ``address`` (no Metabase user) is nearly a user's address."""
+    near = difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85)
+    if not near:
+        return None
+    # a typo'd recipient is a check that never reaches the person it is for
+    return _finding(
+        decls, "warning", "recipient-typo", key, path,
+        f"{address} is not a Metabase user, so it is sent to as written; did you mean "
+        f"{near[0]}?", f"write {near[0]}, or keep {address} if it is meant", dashboard=dashboard)
+
+
 def _subscription_typos(decls: Declarations, active_users: set[str], user_emails: list[str]
                         ) -> list[Finding]:
     """``recipient-typo`` for the addresses of dashboard subscriptions, as for alerts'."""
@@ -673,16 +680,11 @@ def _subscription_typos(decls: Declarations, active_users: set[str], user_emails
         for index, sub in enumerate(dash.subscriptions):
             for position, email in enumerate(sub.email):
                 address = str(email).lower()
-                close = ([] if address in active_users else
-                         difflib.get_close_matches(address, user_emails, n=1, cutoff=0.85))
-                if close:
-                    out.append(_finding(
-                        decls, "warning", "recipient-typo", dash.key,
-                        f"subscriptions[{index}].email[{position}]",
-                        f"{address} is not a Metabase user, so it is sent to as written; "
-                        f"did you mean {close[0]}?",
-                        f"write {close[0]}, or keep {address} if it is meant", dashboard=True,
-                    ))
+                typo = None if address in active_users else _recipient_typo(
+                    decls, dash.key, f"subscriptions[{index}].email[{position}]", address,
+                    user_emails, dashboard=True)
+                if typo is not None:
+                    out.append(typo)
     return out
 
 

@@ -408,7 +408,8 @@ class Subscriptions(Kind):
         pulse_id = change.live_id
         # GET first: Metabase resets an omitted archived to false, so it is carried over
         current = ctx.client.pulses.get(pulse_id)
-        if not sub.keep_cards and any(f.field == "cards" for f in change.fields):
+        # the diff never changes cards on hand-made tabs (keep_cards), so this covers them
+        if any(f.field == "cards" for f in change.fields):
             body["cards"] = _carried(self._cards(sub, dash, ctx), current.cards)
         write_idempotent(lambda: ctx.client.pulses.update(
             pulse_id, {**body, "archived": current.archived}))
